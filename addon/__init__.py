@@ -1,0 +1,1 @@
+"""The Home Assistant add-on service (aiohttp). Built in a later issue."""

@@ -1,0 +1,55 @@
+"""What every mww-* command shares: quiet TensorFlow, user errors without tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from mww_trainer.errors import MwwError
+from mww_trainer.progress import ProgressEvent
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter hides our own messages; keep warnings and errors."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default="standard",
+        help="preset name (fast_test, standard, max_quality) or a YAML file",
+    )
+    parser.add_argument("--override", default=None, help="YAML file merged over --config")
+
+
+def run_command(body: Callable[[], int]) -> int:
+    """Runs a command body; user errors print one line and exit 2 (1 for a failed gate)."""
+    try:
+        return body()
+    except MwwError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def print_progress(event: ProgressEvent) -> None:
+    """One line per event on stderr; a carriage return keeps step counters on one line."""
+    end = "\r" if event.stage == "train" and sys.stderr.isatty() else "\n"
+    pct = f" {100 * event.fraction:5.1f}%" if event.total else ""
+    metrics = " ".join(
+        f"{k}={v:.4g}" for k, v in event.metrics.items() if isinstance(v, int | float)
+    )
+    print(
+        f"[{event.stage}]{pct} {event.message} {metrics}".rstrip(),
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,103 @@
+"""How the model behaves on a device: recall on wake words, false accepts per hour on ambient audio.
+
+Every figure comes from `detection.detect` applied to per-slice uint8 outputs, so a
+cutoff chosen here is the cutoff the ESP32 will apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mww_trainer.detection import SLICE_S, cutoff_to_u8, detect
+
+# Area under recall vs FA/h is taken from 0 to this many false accepts per hour.
+VIABLE_FA_PER_HOUR = 2.0
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    cutoff_u8: int
+    recall: float
+    fa_per_hour: float
+    hard_negative_rate: float
+
+    @property
+    def cutoff(self) -> float:
+        """The smallest float cutoff the device truncates to this uint8 value."""
+        return round((self.cutoff_u8 + 0.5) / 255.0, 4)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    window: int
+    points: tuple[OperatingPoint, ...]  # one per uint8 cutoff, ascending
+
+    def at(self, cutoff: float) -> OperatingPoint:
+        return self.points[cutoff_to_u8(cutoff)]
+
+
+def hours(outputs: list[np.ndarray]) -> float:
+    return sum(len(o) for o in outputs) * SLICE_S / 3600.0
+
+
+def count_detected(outputs: list[np.ndarray], cutoff_u8: int, window: int) -> int:
+    """Clips in which the device fires at least once (each scored from a listening device)."""
+    return sum(1 for o in outputs if len(detect(o, cutoff_u8=cutoff_u8, window=window)))
+
+
+def count_false_accepts(outputs: list[np.ndarray], cutoff_u8: int, window: int) -> int:
+    return sum(len(detect(o, cutoff_u8=cutoff_u8, window=window)) for o in outputs)
+
+
+def sweep(
+    positives: list[np.ndarray],
+    ambient: list[np.ndarray],
+    *,
+    window: int,
+    hard_negatives: list[np.ndarray] | None = None,
+) -> Sweep:
+    """Recall, FA/h and hard-negative trigger rate at every uint8 cutoff."""
+    ambient_hours = hours(ambient)
+    hard = hard_negatives or []
+    points = []
+    for c in range(256):
+        recall = count_detected(positives, c, window) / len(positives) if positives else 0.0
+        fa = count_false_accepts(ambient, c, window) / ambient_hours if ambient_hours else 0.0
+        hard_rate = count_detected(hard, c, window) / len(hard) if hard else 0.0
+        points.append(OperatingPoint(c, recall, fa, hard_rate))
+    return Sweep(window, tuple(points))
+
+
+def recall_at_fa(result: Sweep, max_fa_per_hour: float) -> float:
+    """Best recall among cutoffs whose FA/h is at most `max_fa_per_hour`."""
+    viable = [p.recall for p in result.points if p.fa_per_hour <= max_fa_per_hour]
+    return max(viable, default=0.0)
+
+
+def average_viable_recall(result: Sweep, limit: float = VIABLE_FA_PER_HOUR) -> float:
+    """Area under recall(FA/h) for FA/h in [0, limit], divided by limit."""
+    grid = np.linspace(0.0, limit, 201)
+    curve = [recall_at_fa(result, x) for x in grid]
+    return float(np.trapezoid(curve, grid) / limit)
+
+
+def recommend(result: Sweep, target_fa_per_hour: float) -> OperatingPoint:
+    """The cutoff with the best recall at or below the target FA/h (the lowest such cutoff)."""
+    viable = [p for p in result.points if p.fa_per_hour <= target_fa_per_hour and p.cutoff_u8 > 0]
+    if not viable:
+        return result.points[-1]
+    best = max(p.recall for p in viable)
+    return min((p for p in viable if p.recall == best), key=lambda p: p.cutoff_u8)
+
+
+def summary_metrics(result: Sweep, cutoff: float) -> dict[str, float]:
+    point = result.at(cutoff)
+    return {
+        "recall": point.recall,
+        "ambient_false_positives_per_hour": point.fa_per_hour,
+        "hard_negative_trigger_rate": point.hard_negative_rate,
+        "recall_at_no_faph": recall_at_fa(result, 0.0),
+        "average_viable_recall": average_viable_recall(result),
+    }

@@ -1,0 +1,203 @@
+"""Streaming twin -> quantised TFLite file -> arena size -> manifest, checked before it is kept.
+
+The device runs the streaming twin, never the clip model: one `[1, 3, 40]` int8 slice
+per call, state in int8 resource variables that an init subgraph zeroes. Every file
+this module leaves behind has passed `verify`; a model that fails is not written.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mww_trainer import constants
+from mww_trainer.config.types import ExportConfig
+from mww_trainer.errors import ExportError
+from mww_trainer.fileio import atomic_directory, atomic_write_bytes
+from mww_trainer.layers.stream import Mode, reset_states
+from mww_trainer.models.mixednet import MixedNet
+from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MANIFEST_NAME = "manifest.json"
+# Slices of real features used to calibrate quantisation: enough to see every state.
+DEFAULT_REPRESENTATIVE_SLICES = 1500
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    out_dir: Path
+    model_name: str
+    export: ExportConfig
+    # [n, 3, 40] consecutive float feature slices from real audio (None only without quantisation).
+    representative: np.ndarray | None
+    quantize: bool = True
+    # From evaluation; when None the config's values are used.
+    probability_cutoff: float | None = None
+    sliding_window_size: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    tflite_path: Path
+    manifest_path: Path | None
+    saved_model_dir: Path
+    size_bytes: int
+    tensor_arena_size: int | None
+    measured_arena_bytes: int | None
+    seconds: float
+
+
+def check_model_name(name: str) -> str:
+    if not MODEL_NAME_PATTERN.match(name):
+        raise ExportError(
+            f"model name {name!r} is not usable as a file name: use letters, digits, '_' or '-' "
+            "(e.g. hey_computer)"
+        )
+    return name
+
+
+def representative_slices(
+    features: Iterable[np.ndarray], *, max_slices: int = DEFAULT_REPRESENTATIVE_SLICES
+) -> np.ndarray:
+    """Consecutive `[3, 40]` slices of real feature sequences, pinned to the device's input range.
+
+    The quantiser takes the input scale from the calibration range; pinning it to
+    [0, 26] gives exactly the scale 26/255 and zero point -128 that the device assumes.
+    """
+    stride = constants.STREAM_STRIDE_FRAMES
+    chunks = []
+    count = 0
+    for seq in features:
+        usable = (len(seq) // stride) * stride
+        if usable == 0:
+            continue
+        chunk = np.asarray(seq[:usable], dtype=np.float32).reshape(-1, stride, constants.MEL_BINS)
+        chunks.append(chunk[: max_slices - count])
+        count += len(chunks[-1])
+        if count >= max_slices:
+            break
+    if not chunks:
+        raise ExportError(
+            "no audio to calibrate quantisation with: the int8 model needs real feature slices "
+            "(put some clips in the dataset's positive/ and negative/ folders)"
+        )
+    slices = np.clip(np.concatenate(chunks), 0.0, constants.INPUT_MAX_FEATURE)
+    slices[0, 0, 0] = 0.0
+    slices[0, 0, 1] = constants.INPUT_MAX_FEATURE
+    return slices
+
+
+def save_streaming_model(net: MixedNet, directory: Path) -> Path:
+    """The streaming twin as a SavedModel with a fixed `(1, 3, 40)` signature and zeroed state."""
+    import keras
+    import tensorflow as tf
+
+    model = net.model(Mode.STREAMING)
+    reset_states(model)  # the init subgraph takes the variables' values at save time
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serve",
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec(constants.INPUT_SHAPE, tf.float32, name="input_audio")],
+    )
+    with atomic_directory(directory) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return directory
+
+
+def convert_to_tflite(saved_model_dir: Path, representative: np.ndarray | None) -> bytes:
+    """TFLite bytes; int8 in, uint8 out and int8 state when `representative` is given."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    converter.experimental_enable_resource_variables = True
+    if representative is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.uint8
+        # Without this the ring buffers stay float and DEQUANTIZE ops appear.
+        converter._experimental_variable_quantization = True
+
+        def dataset():
+            for row in representative:
+                yield [row[np.newaxis]]
+
+        converter.representative_dataset = dataset
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises many types; all mean the same here
+        raise ExportError(f"TFLite conversion failed: {exc}") from exc
+
+
+def export_model(
+    net: MixedNet, request: ExportRequest, on_progress: ProgressCallback = ignore_progress
+) -> ExportResult:
+    """Writes `<name>.tflite`, `manifest.json` and `streaming/` into `request.out_dir`."""
+    started = time.monotonic()
+    name = check_model_name(request.model_name)
+    if request.quantize and request.representative is None:
+        raise ExportError("quantised export needs representative feature slices")
+    out_dir = Path(request.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    on_progress(ProgressEvent("export", 0, 4, "saving the streaming model"))
+    saved = save_streaming_model(net, out_dir / "streaming")
+    on_progress(ProgressEvent("export", 1, 4, "converting to TFLite"))
+    data = convert_to_tflite(saved, request.representative if request.quantize else None)
+    tflite_path = out_dir / f"{name}.tflite"
+    if not request.quantize:
+        # A float model cannot run on the device: keep it for debugging, never with a manifest.
+        atomic_write_bytes(tflite_path, data)
+        return ExportResult(
+            tflite_path, None, saved, len(data), None, None, time.monotonic() - started
+        )
+    return _finish_quantised(data, request, saved, started, on_progress)
+
+
+def _finish_quantised(
+    data: bytes, request: ExportRequest, saved: Path, started: float, on_progress: ProgressCallback
+) -> ExportResult:
+    from mww_trainer import arena, manifest, verify
+
+    on_progress(ProgressEvent("export", 2, 4, "measuring the tensor arena in TFLite-Micro"))
+    measured = arena.measure_arena_bytes(data)
+    arena_size = request.export.tensor_arena_size or arena.recommended_arena_size(measured)
+    name = request.model_name
+    man = manifest.manifest_from_export_config(
+        request.export,
+        model_file=f"{name}.tflite",
+        tensor_arena_size=arena_size,
+        probability_cutoff=request.probability_cutoff,
+        sliding_window_size=request.sliding_window_size,
+    )
+    on_progress(ProgressEvent("export", 3, 4, "verifying against the device's contract"))
+    # Verify in a scratch folder first: only a model that passes reaches out_dir.
+    with tempfile.TemporaryDirectory(prefix="mww-export-") as scratch:
+        scratch_dir = Path(scratch)
+        (scratch_dir / f"{name}.tflite").write_bytes(data)
+        manifest.write_manifest(man, scratch_dir / MANIFEST_NAME)
+        report = verify.verify_model(scratch_dir / MANIFEST_NAME)
+        if not report.compatible:
+            failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+            raise ExportError(f"the exported model fails the device contract: {failed}")
+        out_dir = Path(request.out_dir)
+        tflite_path = atomic_write_bytes(out_dir / f"{name}.tflite", data)
+        manifest_path = manifest.write_manifest(man, out_dir / MANIFEST_NAME)
+    on_progress(ProgressEvent("export", 4, 4, "done"))
+    return ExportResult(
+        tflite_path,
+        manifest_path,
+        saved,
+        len(data),
+        arena_size,
+        measured,
+        time.monotonic() - started,
+    )

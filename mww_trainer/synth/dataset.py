@@ -1,0 +1,239 @@
+"""Plan, render in parallel and write a synthetic dataset in the user guide's layout.
+
+    positive/<speaker>/pos_00000.wav   the phrase, one folder per espeak voice+variant
+    hard_negative/hneg_00000.wav       phonetic neighbours of the phrase
+    negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
+    background/noise_0000_<kind>.wav   white, pink, brown, babble, hum
+    rirs/rir_0000.wav                  room impulse responses
+    synth_manifest.json                every file: path, role, text, voice, speed, pitch, seed...
+
+Every random choice comes from the options' seed: the plan from one stream, and each file from
+its own seed derived from (seed, role, index), so worker count and scheduling never change
+the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+
+from mww_trainer import constants
+from mww_trainer.errors import ConfigError, MwwError
+from mww_trainer.synth import espeak, phrases
+from mww_trainer.synth.noise import to_pcm16
+from mww_trainer.synth.options import SynthOptions
+from mww_trainer.synth.render import BACKGROUND_KINDS, Job, RenderContext, render
+
+MANIFEST_NAME = "synth_manifest.json"
+MANIFEST_VERSION = 1
+ROLES = ("positive", "hard_negative", "negative", "background", "rir")
+_ROLE_STREAM = {role: i + 1 for i, role in enumerate(ROLES)}
+_PLAN_STREAM = 0
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out_dir: Path
+    manifest_path: Path
+    counts: Mapping[str, int]  # files written per role
+    paths: tuple[Path, ...]  # every audio file written, in manifest order
+    audio_duration_s: float  # total length of the audio written
+    elapsed_s: float
+
+
+def _seed(base: int, role: str, index: int) -> int:
+    state = np.random.SeedSequence([base, _ROLE_STREAM[role], index]).generate_state(1)
+    return int(state[0])
+
+
+def _needs_speech(opts: SynthOptions) -> bool:
+    babble = opts.background > BACKGROUND_KINDS.index("babble")
+    return bool(opts.positives or opts.hard_negatives or opts.ambient_minutes > 0 or babble)
+
+
+def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[float]:
+    """File lengths that add up to ``ambient_minutes``; the last file takes the remainder."""
+    remaining = round(opts.ambient_minutes * 60 * constants.SAMPLE_RATE_HZ)
+    low, high = (round(s * constants.SAMPLE_RATE_HZ) for s in opts.ambient_file_s)
+    out = []
+    while remaining > 0:
+        n = int(rng.integers(low, high + 1))
+        if remaining - n < low:
+            n = remaining
+        out.append(n / constants.SAMPLE_RATE_HZ)
+        remaining -= n
+    return out
+
+
+def plan_jobs(
+    opts: SynthOptions, speakers: tuple[espeak.Speaker, ...], neighbours: list[str]
+) -> list[Job]:
+    """Every file to write, in manifest order, each with its own seed."""
+    rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
+    order = [speakers[i] for i in rng.permutation(len(speakers))]
+    jobs = []
+    for i in range(opts.positives):
+        spk = order[i % len(order)]
+        path = f"positive/{spk.name}/pos_{i:05d}.wav"
+        jobs.append(Job("positive", path, _seed(opts.seed, "positive", i), opts.phrase, spk))
+    for i in range(opts.hard_negatives):
+        spk = speakers[int(rng.integers(len(speakers)))]
+        text = neighbours[i % len(neighbours)]
+        path = f"hard_negative/hneg_{i:05d}.wav"
+        jobs.append(Job("hard_negative", path, _seed(opts.seed, "hard_negative", i), text, spk))
+    for i, duration_s in enumerate(_ambient_durations(opts, rng)):
+        path = f"negative/speech/ambient_{i:04d}.wav"
+        jobs.append(Job("negative", path, _seed(opts.seed, "negative", i), duration_s=duration_s))
+    for i in range(opts.background):
+        kind = BACKGROUND_KINDS[i % len(BACKGROUND_KINDS)]
+        path = f"background/noise_{i:04d}_{kind}.wav"
+        seed = _seed(opts.seed, "background", i)
+        jobs.append(Job("background", path, seed, kind=kind, duration_s=opts.background_duration_s))
+    for i in range(opts.rirs):
+        jobs.append(Job("rir", f"rirs/rir_{i:04d}.wav", _seed(opts.seed, "rir", i)))
+    return jobs
+
+
+def _neighbour_texts(opts: SynthOptions, binary: str, speakers) -> list[str]:
+    if not opts.hard_negatives:
+        return []
+    rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM, 1]))
+    voice_file = speakers[0].voice_file
+
+    def phonemise(texts: list[str]) -> list[str]:
+        return espeak.phonemes(binary, texts, voice_file)
+
+    texts = phrases.phonetic_neighbours(opts.phrase, opts.hard_negatives, rng, phonemise=phonemise)
+    if not texts:
+        raise ConfigError(
+            f"phrase: no phonetic neighbour could be derived from {opts.phrase!r}; "
+            "set --hard-negatives 0 or record hard negatives yourself"
+        )
+    return texts
+
+
+def _context(opts: SynthOptions) -> tuple[RenderContext, list[str]]:
+    if not _needs_speech(opts):
+        return RenderContext(opts, None, (), ()), []
+    binary = espeak.find_espeak()
+    speakers = espeak.speakers(binary, opts.language, opts.voices_split)
+    sentences: list[str] = []
+    if opts.ambient_minutes > 0 or opts.background > BACKGROUND_KINDS.index("babble"):
+        raw = phrases.load_sentences(opts.language, opts.ambient_text)
+        sentences = phrases.safe_sentences(raw, opts.phrase)
+    ctx = RenderContext(opts, binary, speakers, tuple(sentences))
+    return ctx, _neighbour_texts(opts, binary, speakers)
+
+
+def _refuse_overwrite(opts: SynthOptions, jobs: list[Job]) -> None:
+    if opts.force:
+        return
+    targets = [opts.out_dir / job.rel_path for job in jobs] + [opts.out_dir / MANIFEST_NAME]
+    existing = [path for path in targets if path.exists()]
+    if existing:
+        raise MwwError(
+            f"{opts.out_dir}: {len(existing)} file(s) would be replaced, e.g. {existing[0]}; "
+            "choose an empty --out folder, or pass --force to replace them"
+        )
+
+
+def _write_wav(path: Path, audio: np.ndarray) -> None:
+    """16-bit mono 16 kHz WAV, written under a temporary name and then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        soundfile.write(
+            tmp, to_pcm16(audio), constants.SAMPLE_RATE_HZ, subtype="PCM_16", format="WAV"
+        )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _render_and_write(job: Job, ctx: RenderContext) -> dict[str, Any]:
+    audio, meta = render(job, ctx)
+    _write_wav(ctx.options.out_dir / job.rel_path, audio)
+    entry = {"path": job.rel_path, "role": job.role, "text": None, "voice": None}
+    entry |= {"speed_wpm": None, "pitch": None, "seed": job.seed}
+    return entry | {"duration_s": round(audio.size / constants.SAMPLE_RATE_HZ, 4)} | meta
+
+
+def _run_jobs(
+    jobs: list[Job], ctx: RenderContext, workers: int, on_progress: ProgressCallback | None
+) -> list[dict[str, Any]]:
+    total = len(jobs)
+    if on_progress:
+        on_progress(0, total)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mww-synth") as pool:
+        futures: dict[Future, int] = {pool.submit(_render_and_write, j, ctx): i for i, j in enumerate(jobs)}
+        entries: list[dict[str, Any] | None] = [None] * total
+        pending, done_count = set(futures), 0
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise future.exception()  # type: ignore[misc]
+                entries[futures[future]] = future.result()
+                done_count += 1
+                if on_progress:
+                    on_progress(done_count, total)
+    return [e for e in entries if e is not None]
+
+
+def _options_record(opts: SynthOptions) -> dict[str, Any]:
+    record = asdict(opts)
+    for key in ("out_dir", "workers", "force"):
+        record.pop(key)
+    return {k: str(v) if isinstance(v, Path) else v for k, v in record.items()}
+
+
+def _write_manifest(opts: SynthOptions, ctx: RenderContext, entries: list[dict]) -> Path:
+    manifest = {
+        "format": "mww-synth",
+        "version": MANIFEST_VERSION,
+        "phrase": opts.phrase,
+        "espeak": espeak.espeak_version(ctx.espeak) if ctx.espeak else None,
+        "options": _options_record(opts),
+        "files": entries,
+    }
+    path = opts.out_dir / MANIFEST_NAME
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def synthesize_dataset(
+    options: SynthOptions, on_progress: ProgressCallback | None = None
+) -> SynthResult:
+    """Write the dataset ``options`` describes; ``on_progress(done, total)`` counts files."""
+    started = time.monotonic()
+    ctx, neighbours = _context(options)
+    jobs = plan_jobs(options, ctx.speakers, neighbours)
+    _refuse_overwrite(options, jobs)
+    workers = options.workers or os.cpu_count() or 1
+    entries = _run_jobs(jobs, ctx, workers, on_progress)
+    manifest_path = _write_manifest(options, ctx, entries)
+    roles = Counter(e["role"] for e in entries)
+    return SynthResult(
+        out_dir=options.out_dir,
+        manifest_path=manifest_path,
+        counts={role: roles[role] for role in ROLES},
+        paths=tuple(options.out_dir / e["path"] for e in entries),
+        audio_duration_s=sum(e["duration_s"] for e in entries),
+        elapsed_s=time.monotonic() - started,
+    )

@@ -1,0 +1,91 @@
+"""What to synthesise: one frozen dataclass, the only home of every synthesis default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mww_trainer import constants
+from mww_trainer.errors import ConfigError
+from mww_trainer.synth.espeak import VOICE_SPLITS
+from mww_trainer.synth.noise import ROOM_ENGINES
+
+ROOMS = ("off", *ROOM_ENGINES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthOptions:
+    """A synthetic dataset's recipe. The same options (seed included) give identical files."""
+
+    phrase: str
+    out_dir: Path
+    positives: int = 500
+    hard_negatives: int = 250
+    ambient_minutes: float = 10.0
+    background: int = 10
+    rirs: int = 5
+    seed: int = 0
+    workers: int | None = None  # None: os.cpu_count()
+    clip_duration_s: float = 1.6
+    language: str = "en"
+    voices_split: str = "all"  # "even" / "odd": disjoint halves of the voice variants
+    speed_wpm: tuple[int, int] = (120, 200)
+    pitch: tuple[int, int] = (20, 80)  # espeak-ng -p, 0-99
+    peak_dbfs: tuple[float, float] = (-20.0, -3.0)
+    end_silence_s: tuple[float, float] = (0.2, 0.4)  # after the spoken word, to the clip's end
+    noise_fraction: float = 0.5  # of positive / hard-negative clips with low background noise
+    noise_snr_db: tuple[float, float] = (20.0, 40.0)
+    rooms: str = "off"  # "synthetic" or "pyroomacoustics" to reverberate some clips
+    room_fraction: float = 0.25
+    ambient_file_s: tuple[float, float] = (10.0, 30.0)
+    ambient_gap_s: tuple[float, float] = (0.2, 1.5)
+    ambient_snr_db: tuple[float, float] = (10.0, 30.0)
+    ambient_text: Path | None = None  # one sentence per line; None: the built-in corpus
+    background_duration_s: float = 30.0
+    force: bool = False  # replace files that already exist
+
+    def __post_init__(self) -> None:
+        if not self.phrase.strip():
+            raise ConfigError("phrase: an empty phrase cannot be synthesised (give some words)")
+        for name in ("positives", "hard_negatives", "background", "rirs", "seed"):
+            _check(name, getattr(self, name), getattr(self, name) >= 0, "a non-negative integer")
+        if self.workers is not None:
+            _check("workers", self.workers, self.workers >= 1, "a positive integer")
+        _check("ambient_minutes", self.ambient_minutes, self.ambient_minutes >= 0, "minutes >= 0")
+        _check("clip_duration_s", self.clip_duration_s, 0.5 <= self.clip_duration_s <= 10, "0.5-10")
+        _check(
+            "background_duration_s",
+            self.background_duration_s,
+            0.5 <= self.background_duration_s <= 600,
+            "0.5-600 seconds",
+        )
+        _check("voices_split", self.voices_split, self.voices_split in VOICE_SPLITS, "/".join(VOICE_SPLITS))
+        _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
+        for name in ("noise_fraction", "room_fraction"):
+            value = getattr(self, name)
+            _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        limits = {
+            "speed_wpm": (80, 450),
+            "pitch": (0, 99),
+            "peak_dbfs": (-60.0, 0.0),
+            "end_silence_s": (0.0, self.clip_duration_s / 2),
+            "noise_snr_db": (-10.0, 80.0),
+            "ambient_file_s": (1.0, 600.0),
+            "ambient_gap_s": (0.0, 10.0),
+            "ambient_snr_db": (-10.0, 80.0),
+        }
+        for name, (low, high) in limits.items():
+            lo, hi = getattr(self, name)
+            _check(name, (lo, hi), low <= lo <= hi <= high, f"low <= high, within {low}-{high}")
+
+    @property
+    def clip_samples(self) -> int:
+        return round(self.clip_duration_s * constants.SAMPLE_RATE_HZ)
+
+
+def _check(name: str, value: object, ok: bool, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"synth.{name}: {value!r} is not allowed ({allowed})")

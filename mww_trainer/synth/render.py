@@ -1,0 +1,197 @@
+"""Render one planned file: a clip of speech, a stretch of ambient talk, noise or a room response.
+
+Each renderer is a pure function of its job (which carries its own seed) and the shared,
+read-only context, so jobs can run in any order on any thread.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mww_trainer import constants
+from mww_trainer.errors import ConfigError
+from mww_trainer.synth import noise
+from mww_trainer.synth.espeak import Speaker, speak, trim_silence
+from mww_trainer.synth.options import SynthOptions
+from mww_trainer.synth.phrases import contains_phrase, normalise
+
+RATE_HZ = constants.SAMPLE_RATE_HZ
+MAX_SPEED_WPM = 450
+BACKGROUND_KINDS = ("white", "pink", "brown", "babble", "hum")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One output file. ``seed`` alone decides every random choice made while rendering it."""
+
+    role: str  # positive | hard_negative | negative | background | rir
+    rel_path: str  # posix path under the dataset root
+    seed: int
+    text: str = ""
+    speaker: Speaker | None = None
+    kind: str = ""  # background kind
+    duration_s: float = 0.0  # ambient and background length
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    options: SynthOptions
+    espeak: str | None  # the espeak-ng binary; None when nothing needs speech
+    speakers: tuple[Speaker, ...]
+    sentences: tuple[str, ...]
+
+
+Rendered = tuple[np.ndarray, dict[str, Any]]
+
+
+def render(job: Job, ctx: RenderContext) -> Rendered:
+    """The float32 16 kHz audio of ``job`` and what the manifest records about it."""
+    renderers = {
+        "positive": render_clip,
+        "hard_negative": render_clip,
+        "negative": render_ambient,
+        "background": render_background,
+        "rir": render_rir,
+    }
+    return renderers[job.role](job, ctx)
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(bounds[0], bounds[1]))
+
+
+def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    return int(rng.integers(bounds[0], bounds[1] + 1))
+
+
+def _speak_within(
+    ctx: RenderContext, text: str, speaker: Speaker, speed_wpm: int, pitch: int, room_n: int
+) -> tuple[np.ndarray, int]:
+    """Speech trimmed of silence and no longer than ``room_n`` samples: faster if it must be."""
+    assert ctx.espeak is not None
+    for _ in range(6):
+        audio = trim_silence(speak(ctx.espeak, text, speaker, speed_wpm=speed_wpm, pitch=pitch))
+        if audio.size <= room_n or speed_wpm >= MAX_SPEED_WPM:
+            break
+        speed_wpm = min(MAX_SPEED_WPM, math.ceil(speed_wpm * audio.size / room_n * 1.05))
+    if audio.size > room_n:
+        raise ConfigError(
+            f"synth.clip_duration_s: {text!r} spoken by {speaker.name} at {speed_wpm} wpm lasts "
+            f"{audio.size / RATE_HZ:.2f} s, longer than the {room_n / RATE_HZ:.2f} s a "
+            f"{ctx.options.clip_duration_s} s clip leaves before its end silence; "
+            "use a longer --clip-duration-s"
+        )
+    if audio.size == 0:
+        raise ConfigError(f"espeak-ng produced no sound for {text!r} with voice {speaker.name}")
+    return audio, speed_wpm
+
+
+def render_clip(job: Job, ctx: RenderContext) -> Rendered:
+    """A clip of exactly ``clip_duration_s`` whose speech ends ``end_silence_s`` before its end."""
+    opts, rng = ctx.options, np.random.default_rng(job.seed)
+    assert job.speaker is not None
+    clip_n = opts.clip_samples
+    speed, pitch = _integer(rng, opts.speed_wpm), _integer(rng, opts.pitch)
+    end_n = round(_uniform(rng, opts.end_silence_s) * RATE_HZ)
+    speech, speed = _speak_within(ctx, job.text, job.speaker, speed, pitch, clip_n - end_n)
+    speech = noise.scale_to_peak_dbfs(speech, _uniform(rng, opts.peak_dbfs))
+    meta: dict[str, Any] = {"text": job.text, "voice": job.speaker.name}
+    meta |= {"speed_wpm": speed, "pitch": pitch, "speech_end_s": (clip_n - end_n) / RATE_HZ}
+    wet = speech
+    if opts.rooms != "off" and rng.random() < opts.room_fraction:
+        rir, rt60_s = noise.room_rir(opts.rooms, rng)
+        wet = noise.reverberate(speech, rir)
+        meta["room_rt60_s"] = round(rt60_s, 3)
+    start = clip_n - end_n - speech.size
+    clip = np.zeros(clip_n, dtype=np.float32)
+    placed = wet[: clip_n - start]
+    clip[start : start + placed.size] = placed
+    if rng.random() < opts.noise_fraction:
+        kind, snr_db = str(rng.choice(noise.NOISE_KINDS)), _uniform(rng, opts.noise_snr_db)
+        clip = noise.add_noise(clip, noise.noise(kind, clip_n, rng), snr_db, noise.rms(speech))
+        meta |= {"noise": kind, "snr_db": round(snr_db, 2)}
+    return clip, meta
+
+
+def _pick_sentence(rng: np.random.Generator, ctx: RenderContext, recent: list[str]) -> str:
+    """A sentence that cannot form the phrase together with the words spoken just before it."""
+    phrase = ctx.options.phrase
+    sentence = ""
+    for _ in range(100):
+        sentence = ctx.sentences[int(rng.integers(len(ctx.sentences)))]
+        if not contains_phrase(" ".join([*recent, sentence]), phrase):
+            return sentence
+    raise ConfigError(f"ambient text: cannot avoid the phrase {phrase!r} across sentences")
+
+
+def _recent_words(recent: list[str], sentence: str, phrase: str) -> list[str]:
+    words = [*recent, *normalise(sentence).split()]
+    return words[-max(1, len(normalise(phrase).split()) - 1) :]
+
+
+def _speak_sentence(
+    rng: np.random.Generator, ctx: RenderContext, sentence: str
+) -> tuple[np.ndarray, dict[str, Any]]:
+    assert ctx.espeak is not None
+    speaker = ctx.speakers[int(rng.integers(len(ctx.speakers)))]
+    speed, pitch = _integer(rng, ctx.options.speed_wpm), _integer(rng, ctx.options.pitch)
+    audio = trim_silence(speak(ctx.espeak, sentence, speaker, speed_wpm=speed, pitch=pitch))
+    segment = {"text": sentence, "voice": speaker.name, "speed_wpm": speed, "pitch": pitch}
+    return audio, segment
+
+
+def _talk(rng: np.random.Generator, ctx: RenderContext, n: int, gap_s: tuple[float, float]):
+    """``n`` samples of sentences by random voices with pauses; and the segments spoken."""
+    out = np.zeros(n, dtype=np.float32)
+    pos = round(_uniform(rng, (0.0, gap_s[1])) * RATE_HZ)
+    segments: list[dict[str, Any]] = []
+    recent: list[str] = []
+    while pos < n:
+        sentence = _pick_sentence(rng, ctx, recent)
+        audio, segment = _speak_sentence(rng, ctx, sentence)
+        audio = noise.scale_to_rms_dbfs(audio, _uniform(rng, (-28.0, -18.0)))
+        out[pos : pos + audio.size] = audio[: n - pos]
+        segments.append({**segment, "start_s": round(pos / RATE_HZ, 3)})
+        recent = _recent_words(recent, sentence, ctx.options.phrase)
+        pos += audio.size + round(_uniform(rng, gap_s) * RATE_HZ)
+    return out, segments
+
+
+def render_ambient(job: Job, ctx: RenderContext) -> Rendered:
+    """Continuous non-wake-word talk by changing voices, with background noise under it."""
+    opts, rng = ctx.options, np.random.default_rng(job.seed)
+    n = round(job.duration_s * RATE_HZ)
+    talk, segments = _talk(rng, ctx, n, opts.ambient_gap_s)
+    kind, snr_db = str(rng.choice(noise.NOISE_KINDS)), _uniform(rng, opts.ambient_snr_db)
+    audio = noise.add_noise(talk, noise.noise(kind, n, rng), snr_db)
+    meta = {"text": " ".join(s["text"] for s in segments), "noise": kind}
+    return audio, meta | {"snr_db": round(snr_db, 2), "segments": segments}
+
+
+def render_background(job: Job, ctx: RenderContext) -> Rendered:
+    """Noise of ``job.kind``; ``babble`` is several talkers overlapped."""
+    rng = np.random.default_rng(job.seed)
+    n = round(job.duration_s * RATE_HZ)
+    meta: dict[str, Any] = {"kind": job.kind}
+    if job.kind == "babble":
+        talkers = int(rng.integers(4, 8))
+        audio = np.zeros(n, dtype=np.float32)
+        for _ in range(talkers):
+            stream, _segments = _talk(rng, ctx, n, (0.05, 0.6))
+            audio += noise.scale_to_rms_dbfs(stream, _uniform(rng, (-6.0, 0.0)))
+        meta["talkers"] = talkers
+    else:
+        audio = noise.noise(job.kind, n, rng)
+    return noise.scale_to_rms_dbfs(audio, _uniform(rng, (-30.0, -18.0))), meta
+
+
+def render_rir(job: Job, ctx: RenderContext) -> Rendered:
+    """A room impulse response (from pyroomacoustics when ``rooms`` asks for it)."""
+    rng = np.random.default_rng(job.seed)
+    engine = "pyroomacoustics" if ctx.options.rooms == "pyroomacoustics" else "synthetic"
+    rir, rt60_s = noise.room_rir(engine, rng)
+    return rir, {"engine": engine, "rt60_s": round(rt60_s, 3)}
