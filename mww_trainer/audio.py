@@ -140,3 +140,29 @@ def _unreadable(path: Path, exc: BaseException) -> str:
         return f"{path.name}: the file is empty (0 bytes); remove or replace it"
     reason = str(exc).replace(str(path), path.name)
     return f"{path.name}: not a readable audio file ({reason}); use WAV, FLAC, OGG or MP3"
+
+
+TRIM_FRAME_SAMPLES = 320  # 20 ms
+TRIM_BELOW_LOUDEST_DB = 35.0
+TRIM_ABOVE_FLOOR_DB = 10.0
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """The span from the first to the last 20 ms frame that stands out as sound.
+
+    A frame counts when its RMS is within 35 dB of the loudest frame and 10 dB above the
+    quietest tenth of frames, so a clip recorded over steady noise is trimmed as well as
+    one recorded over digital silence. Silence at both ends would move the word inside
+    the training window, where the model learns when to fire.
+    """
+    n = len(samples) // TRIM_FRAME_SAMPLES
+    if n < 3:
+        return samples
+    frames = samples[: n * TRIM_FRAME_SAMPLES].astype(np.float64).reshape(n, -1)
+    level_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-3)
+    floor_db = np.percentile(level_db, 10)
+    threshold = max(level_db.max() - TRIM_BELOW_LOUDEST_DB, floor_db + TRIM_ABOVE_FLOOR_DB)
+    loud = np.flatnonzero(level_db >= threshold)
+    if len(loud) == 0:
+        return samples
+    return samples[loud[0] * TRIM_FRAME_SAMPLES : (loud[-1] + 1) * TRIM_FRAME_SAMPLES]

@@ -84,18 +84,23 @@ def average_viable_recall(result: Sweep, limit: float = VIABLE_FA_PER_HOUR) -> f
 
 
 def recommend(result: Sweep, target_fa_per_hour: float) -> OperatingPoint:
-    """The cutoff with the best recall at or below the target FA/h (the lowest such cutoff)."""
+    """The middle of the cutoffs that reach the best recall at or below the target FA/h.
+
+    Every cutoff in that range scored the same on validation; the middle keeps a margin
+    both ways, for quieter wake words and for louder false alarms than the ones measured.
+    """
     viable = [p for p in result.points if p.fa_per_hour <= target_fa_per_hour and p.cutoff_u8 > 0]
     if not viable:
         return result.points[-1]
     best = max(p.recall for p in viable)
-    return min((p for p in viable if p.recall == best), key=lambda p: p.cutoff_u8)
+    tied = [p.cutoff_u8 for p in viable if p.recall == best]
+    return result.points[(min(tied) + max(tied)) // 2]
 
 
 def summary_metrics(result: Sweep, cutoff: float) -> dict[str, float]:
     point = result.at(cutoff)
     return {
-        "recall": point.recall,
+        "recall_at_cutoff": point.recall,
         "ambient_false_positives_per_hour": point.fa_per_hour,
         "hard_negative_trigger_rate": point.hard_negative_rate,
         "recall_at_no_faph": recall_at_fa(result, 0.0),

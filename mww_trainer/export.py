@@ -52,6 +52,7 @@ class ExportResult:
     tensor_arena_size: int | None
     measured_arena_bytes: int | None
     seconds: float
+    quantisation: QuantisationError | None = None
 
 
 def check_model_name(name: str) -> str:
@@ -159,13 +160,64 @@ def export_model(
         return ExportResult(
             tflite_path, None, saved, len(data), None, None, time.monotonic() - started
         )
-    return _finish_quantised(data, request, saved, started, on_progress)
+    return _finish_quantised(data, request, saved, started, on_progress, net)
+
+
+@dataclass(frozen=True)
+class QuantisationError:
+    """How far the int8 model's uint8 outputs stray from the float model's, in output steps."""
+
+    mean_abs: float
+    max_abs: int
+    slices: int
+
+
+# A calibration that missed the wake word's range clips the output (e.g. at 128 = 0.5):
+# errors of that size mean the file would not behave like the model that was evaluated.
+MAX_QUANTISATION_ERROR = 48  # of 255 output steps, on any one slice
+MAX_MEAN_QUANTISATION_ERROR = 6.0
+
+
+def quantisation_error(net: MixedNet, data: bytes, slices: np.ndarray) -> QuantisationError:
+    """Streams the calibration slices through LiteRT and the float model and compares."""
+    from mww_trainer.features import features_to_device_int8
+    from mww_trainer.runtime import run_stream_litert
+    from mww_trainer.scoring import sequence_outputs
+
+    frames = slices.reshape(-1, constants.MEL_BINS)
+    quantised = run_stream_litert(data, features_to_device_int8(frames).reshape(slices.shape))
+    reference = sequence_outputs(net, frames)
+    warm = np.flatnonzero(reference)  # sequence scoring reports 0 until a window is full
+    start = int(warm[0]) if len(warm) else len(reference)
+    diff = np.abs(quantised[start:].astype(int) - reference[start:].astype(int))
+    if not len(diff):
+        return QuantisationError(0.0, 0, 0)
+    return QuantisationError(float(diff.mean()), int(diff.max()), len(diff))
+
+
+def check_quantisation(net: MixedNet, data: bytes, slices: np.ndarray) -> QuantisationError:
+    error = quantisation_error(net, data, slices)
+    if error.max_abs > MAX_QUANTISATION_ERROR or error.mean_abs > MAX_MEAN_QUANTISATION_ERROR:
+        raise ExportError(
+            f"the int8 model's output differs from the trained model's by up to {error.max_abs}"
+            f"/255 (mean {error.mean_abs:.1f}) over {error.slices} slices: quantisation was "
+            "calibrated on audio unlike what the model reacts to. Export with the dataset the "
+            "model was trained on (paths.positive_dir must hold wake-word clips)."
+        )
+    return error
 
 
 def _finish_quantised(
-    data: bytes, request: ExportRequest, saved: Path, started: float, on_progress: ProgressCallback
+    data: bytes,
+    request: ExportRequest,
+    saved: Path,
+    started: float,
+    on_progress: ProgressCallback,
+    net: MixedNet,
 ) -> ExportResult:
     from mww_trainer import arena, manifest, verify
+
+    quant_error = check_quantisation(net, data, request.representative)
 
     on_progress(ProgressEvent("export", 2, 4, "measuring the tensor arena in TFLite-Micro"))
     measured = arena.measure_arena_bytes(data)
@@ -200,4 +252,5 @@ def _finish_quantised(
         arena_size,
         measured,
         time.monotonic() - started,
+        quant_error,
     )

@@ -1,99 +1,135 @@
-"""fit(net, data, schedule) -> FitResult: the step-based, phase-scheduled training loop.
+"""fit(net, pool, schedule, ...) -> FitResult: the step-based, phase-scheduled training loop.
 
-Batches are drawn from in-memory feature arrays so that every batch holds both
-classes; each example is weighted by its kind (positive, negative, hard negative)
-with the current phase's class weight. Validation runs every `eval_step_interval`
-steps and the best checkpoint is kept by `select_best`.
+Batches are gathered from a WindowPool so every batch holds positives and negatives;
+each example is weighted by its kind with the current phase's class weight. Every
+`eval_step_interval` steps the model is validated (through the caller's `validate`,
+which scores as the device detects), checkpoints are written, and the best one is
+kept by `is_better`. All state needed to continue lives in `checkpoint_dir`, so a run
+that is killed continues from its last evaluation when started again.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Queue
 
 import numpy as np
 
 from mww_trainer.checkpoint import save_checkpoint
 from mww_trainer.config.types import TrainingConfig
+from mww_trainer.examples import HARD_NEGATIVE, POSITIVE, WindowPool
+from mww_trainer.fileio import atomic_write_text
 from mww_trainer.layers.stream import Mode
-from mww_trainer.metrics import binary_metrics
 from mww_trainer.models.mixednet import MixedNet
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.spec_augment import spec_augment
 
-POSITIVE, NEGATIVE, HARD_NEGATIVE = 0, 1, 2
 BEST_NAME = "best_weights.weights.h5"
+STATE_NAME = "train_state.json"
+RESUME_DIR = "resume"
 
-
-@dataclass(frozen=True)
-class Examples:
-    """Fixed-length feature windows `[n, frames, 40]` with their kind (POSITIVE, NEGATIVE, ...)."""
-
-    x: np.ndarray
-    kind: np.ndarray
-
-    @property
-    def y(self) -> np.ndarray:
-        return (self.kind == POSITIVE).astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.kind)
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    train: Examples
-    val: Examples
-
-
-@dataclass
-class FitResult:
-    steps: int
-    best_step: int
-    best_metrics: dict[str, float]
-    best_path: Path
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0
+Validate = Callable[[MixedNet], dict[str, float]]
+# (net, pool, mined so far) -> window indices to mark hard negative
+Mine = Callable[[MixedNet, WindowPool, int], np.ndarray]
 
 
 @dataclass(frozen=True)
 class Phase:
     index: int
+    first_step: int  # global step at which the phase starts (0-based)
     steps: int
     learning_rate: float
-    weights: tuple[float, float, float]  # positive, negative, hard negative
+    weights: tuple[float, float, float]  # by kind: positive, negative, hard negative
+    masks: tuple[int, int, int, int]  # time size, time count, freq size, freq count
 
 
 def phases(schedule: TrainingConfig) -> list[Phase]:
-    return [
-        Phase(i, steps, lr, (pos, neg, hard))
-        for i, (steps, lr, pos, neg, hard) in enumerate(
-            zip(
-                schedule.training_steps,
-                schedule.learning_rates,
-                schedule.positive_class_weight,
-                schedule.negative_class_weight,
-                schedule.hard_negative_class_weight,
-                strict=True,
+    out, first = [], 0
+    s = schedule
+    for i, steps in enumerate(s.training_steps):
+        out.append(
+            Phase(
+                i,
+                first,
+                steps,
+                s.learning_rates[i],
+                (
+                    s.positive_class_weight[i],
+                    s.negative_class_weight[i],
+                    s.hard_negative_class_weight[i],
+                ),
+                (
+                    s.time_mask_max_size[i],
+                    s.time_mask_count[i],
+                    s.freq_mask_max_size[i],
+                    s.freq_mask_count[i],
+                ),
             )
         )
-    ]
+        first += steps
+    return out
+
+
+@dataclass
+class TrainState:
+    """What a resumed run needs besides weights and optimizer slots (those are in resume/)."""
+
+    step: int = 0
+    best_step: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    hard_negatives: list[int] = field(default_factory=list)  # mined window indices
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps(self.__dict__, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainState:
+        return cls(**json.loads(path.read_text()))
+
+
+@dataclass(frozen=True)
+class FitResult:
+    steps: int
+    best_step: int
+    best_metrics: dict[str, float]
+    best_path: Path
+    history: list[dict[str, float]]
+    seconds: float
+    resumed_from: int
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    checkpoint_dir: Path
+    seed: int = 0
+    mining_interval_steps: int = 0  # 0: no mining
+    on_progress: ProgressCallback = ignore_progress
+
+
+# Positives in each batch, at least: wake words are a small minority of the windows, and
+# drawn in proportion a batch would barely hold one. The class weights then set the balance.
+MIN_POSITIVE_SHARE = 1 / 3
 
 
 class BatchSampler:
-    """Random batches in which positives and negatives both appear (when both exist)."""
+    """Random batches in which positives make up at least MIN_POSITIVE_SHARE."""
 
-    def __init__(self, examples: Examples, batch_size: int, seed: int):
-        self.examples = examples
+    def __init__(self, pool: WindowPool, batch_size: int, seed: int):
+        self.pool = pool
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
-        self.positives = np.flatnonzero(examples.kind == POSITIVE)
-        self.negatives = np.flatnonzero(examples.kind != POSITIVE)
+        self.positives = np.flatnonzero(pool.kind == POSITIVE)
+        self.negatives = np.flatnonzero(pool.kind != POSITIVE)
         if len(self.positives) == 0 or len(self.negatives) == 0:
-            raise ValueError("training needs both positive and negative examples")
-        share = len(self.positives) / len(examples)
+            raise ValueError("training needs both positive and negative windows")
+        share = max(MIN_POSITIVE_SHARE, len(self.positives) / len(pool))
         self.n_pos = min(batch_size - 1, max(1, round(batch_size * share)))
 
     def draw(self) -> np.ndarray:
@@ -115,101 +151,196 @@ def make_train_step(model, optimizer):
             total = loss + tf.add_n(model.losses) if model.losses else loss
         grads = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        acc = tf.reduce_mean(tf.cast(tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), y), tf.float32))
-        return loss, acc
+        hits = tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), y)
+        return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
 
     return step
 
 
-def predict(net: MixedNet, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    model = net.model(Mode.TRAINING)
-    out = [
-        np.asarray(model(x[i : i + batch_size], training=False))[:, 0]
-        for i in range(0, len(x), batch_size)
-    ]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+def _batches(pool: WindowPool, sampler: BatchSampler, phase: Phase, count: int, seed: int):
+    """Yields (x, y, w) for `count` steps, prepared one batch ahead on a thread."""
+    weights = np.asarray(phase.weights, np.float32)
+    rng = np.random.default_rng(seed)
+    queue: Queue = Queue(maxsize=2)
 
-
-def fit(
-    net: MixedNet,
-    data: TrainingData,
-    schedule: TrainingConfig,
-    *,
-    checkpoint_dir: Path,
-    seed: int = 0,
-    on_progress: ProgressCallback = ignore_progress,
-    evaluate: Callable[[MixedNet], dict[str, float]] | None = None,
-) -> FitResult:
-    """Trains `net` in place through every phase; returns where the best weights are."""
-    import keras
-
-    started = time.monotonic()
-    model = net.model(Mode.TRAINING)
-    optimizer = keras.optimizers.Adam(learning_rate=schedule.learning_rates[0])
-    train_step = make_train_step(model, optimizer)
-    sampler = BatchSampler(data.train, schedule.batch_size, seed)
-    checkpoint_dir = Path(checkpoint_dir)
-    total = schedule.total_steps
-    history: list[dict[str, float]] = []
-    best: tuple[int, dict[str, float]] | None = None
-    step = 0
-    for phase in phases(schedule):
-        optimizer.learning_rate.assign(phase.learning_rate)
-        class_weight = np.asarray(phase.weights, np.float32)
-        for _ in range(phase.steps):
+    def produce():
+        for _ in range(count):
             idx = sampler.draw()
-            loss, acc = train_step(
-                data.train.x[idx], data.train.y[idx], class_weight[data.train.kind[idx]]
-            )
-            step += 1
-            if step % schedule.eval_step_interval == 0 or step == total:
-                metrics = validate(net, data.val, evaluate)
-                metrics.update(step=step, loss=float(loss), phase=phase.index + 1)
-                history.append(metrics)
-                if is_better(metrics, best[1] if best else None, schedule):
-                    best = (step, metrics)
-                    save_checkpoint(net, checkpoint_dir / BEST_NAME)
-                on_progress(
-                    ProgressEvent("validate", step, total, f"phase {phase.index + 1}", metrics)
+            x = pool.features(idx)
+            t_size, t_count, f_size, f_count = phase.masks
+            if t_count or f_count:
+                x = spec_augment(
+                    x,
+                    time_mask_max_size=t_size,
+                    time_mask_count=t_count,
+                    freq_mask_max_size=f_size,
+                    freq_mask_count=f_count,
+                    rng_or_seed=rng,
                 )
-            elif step % 10 == 0:
-                on_progress(
+            queue.put((x, pool.labels[idx], weights[pool.kind[idx]]))
+
+    threading.Thread(target=produce, daemon=True).start()
+    for _ in range(count):
+        yield queue.get()
+
+
+class Trainer:
+    """One training run; `fit` is the only entry point most callers need."""
+
+    def __init__(
+        self, net: MixedNet, pool: WindowPool, schedule: TrainingConfig, options: FitOptions
+    ):
+        import keras
+        import tensorflow as tf
+
+        self.net, self.pool, self.schedule, self.options = net, pool, schedule, options
+        self.model = net.model(Mode.TRAINING)
+        self.optimizer = keras.optimizers.Adam(learning_rate=schedule.learning_rates[0])
+        self.optimizer.build(self.model.trainable_variables)
+        self.train_step = make_train_step(self.model, self.optimizer)
+        self.dir = Path(options.checkpoint_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.resume = tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=self.model, optimizer=self.optimizer),
+            str(self.dir / RESUME_DIR),
+            max_to_keep=1,
+        )
+        self.state = TrainState()
+
+    def restore(self) -> int:
+        """Continues an interrupted run: weights, optimizer slots, history, mined negatives."""
+        state_path = self.dir / STATE_NAME
+        if not state_path.is_file() or self.resume.latest_checkpoint is None:
+            return 0
+        self.resume.checkpoint.restore(self.resume.latest_checkpoint).expect_partial()
+        self.state = TrainState.load(state_path)
+        if self.state.hard_negatives:
+            mined = np.asarray(self.state.hard_negatives, dtype=np.int64)
+            self.pool = self.pool.with_kind(mined, HARD_NEGATIVE)
+        return self.state.step
+
+    def run(self, validate: Validate, mine: Mine | None) -> FitResult:
+        started = time.monotonic()
+        resumed_from = self.restore()
+        total = self.schedule.total_steps
+        for phase in phases(self.schedule):
+            end = phase.first_step + phase.steps
+            while self.state.step < end:
+                self.optimizer.learning_rate.assign(phase.learning_rate)
+                run_to = min(end, self._next_stop(self.state.step))
+                self._train_span(phase, run_to - self.state.step, total)
+                self._evaluate(phase, validate, total)
+                if mine is not None and self._mining_due():
+                    self._mine(mine)
+                self._save_state()
+        best = self.dir / BEST_NAME
+        return FitResult(
+            self.state.step,
+            self.state.best_step,
+            self.state.best_metrics,
+            best,
+            self.state.history,
+            time.monotonic() - started,
+            resumed_from,
+        )
+
+    def _next_stop(self, step: int) -> int:
+        interval = self.schedule.eval_step_interval
+        return (step // interval + 1) * interval
+
+    def _train_span(self, phase: Phase, count: int, total: int) -> None:
+        sampler = BatchSampler(
+            self.pool, self.schedule.batch_size, self.options.seed + self.state.step
+        )
+        batches = _batches(self.pool, sampler, phase, count, self.options.seed + self.state.step)
+        for x, y, w in batches:
+            loss, acc = self.train_step(x, y, w)
+            self.state.step += 1
+            if self.state.step % 25 == 0:
+                self.options.on_progress(
                     ProgressEvent(
                         "train",
-                        step,
+                        self.state.step,
                         total,
                         f"phase {phase.index + 1}",
                         {"loss": float(loss), "accuracy": float(acc), "lr": phase.learning_rate},
                     )
                 )
-    assert best is not None  # the last step always validates
-    return FitResult(
-        step, best[0], best[1], checkpoint_dir / BEST_NAME, history, time.monotonic() - started
-    )
+
+    def _evaluate(self, phase: Phase, validate: Validate, total: int) -> None:
+        metrics = dict(validate(self.net))
+        metrics.update(step=self.state.step, phase=phase.index + 1)
+        self.state.history.append(metrics)
+        step = self.state.step
+        save_checkpoint(self.net, self.dir / f"checkpoint_step_{step}.weights.h5")
+        best = self.state.best_metrics or None
+        if is_better(metrics, best, self.schedule):
+            self.state.best_step, self.state.best_metrics = step, metrics
+            save_checkpoint(self.net, self.dir / BEST_NAME)
+        self.options.on_progress(
+            ProgressEvent("validate", step, total, f"phase {phase.index + 1}", metrics)
+        )
+
+    def _mining_due(self) -> bool:
+        interval = self.options.mining_interval_steps
+        return bool(interval) and self.state.step % interval < self.schedule.eval_step_interval
+
+    def _mine(self, mine: Mine) -> None:
+        found = np.asarray(mine(self.net, self.pool, len(self.state.hard_negatives)), np.int64)
+        new = np.setdiff1d(found, np.asarray(self.state.hard_negatives, dtype=np.int64))
+        if len(new):
+            self.pool = self.pool.with_kind(new, HARD_NEGATIVE)
+            self.state.hard_negatives.extend(int(i) for i in new)
+        self.options.on_progress(
+            ProgressEvent(
+                "mining",
+                self.state.step,
+                self.schedule.total_steps,
+                f"added {len(new)} hard negatives ({len(self.state.hard_negatives)} in all)",
+            )
+        )
+
+    def _save_state(self) -> None:
+        # Order matters: the state file names a step only once its weights are on disk.
+        self.resume.save(checkpoint_number=self.state.step)
+        self.state.save(self.dir / STATE_NAME)
 
 
-def validate(net: MixedNet, val: Examples, evaluate) -> dict[str, float]:
-    scores = predict(net, val.x)
-    metrics = binary_metrics(val.y, scores)
-    if evaluate is not None:
-        metrics.update(evaluate(net))
-    return metrics
+def fit(
+    net: MixedNet,
+    pool: WindowPool,
+    schedule: TrainingConfig,
+    options: FitOptions,
+    *,
+    validate: Validate,
+    mine: Mine | None = None,
+) -> FitResult:
+    """Trains `net` in place through every phase (continuing a run found in checkpoint_dir)."""
+    return Trainer(net, pool, schedule, options).run(validate, mine)
 
 
 def is_better(
     candidate: dict[str, float], best: dict[str, float] | None, schedule: TrainingConfig
 ) -> bool:
     """Among checkpoints meeting the minimisation target, the best maximisation metric wins;
-    until one meets it, the lowest minimisation metric wins."""
+    until one meets it, the lowest minimisation metric wins (ties: the later checkpoint)."""
     if best is None:
         return True
     lo, hi = schedule.minimization_metric, schedule.maximization_metric
-    cand_lo = candidate.get(lo, math.inf)
-    best_lo = best.get(lo, math.inf)
+    cand_lo, best_lo = candidate.get(lo, math.inf), best.get(lo, math.inf)
     cand_ok = cand_lo <= schedule.target_minimization
     best_ok = best_lo <= schedule.target_minimization
     if cand_ok != best_ok:
         return cand_ok
     if cand_ok:
-        return candidate.get(hi, -math.inf) > best.get(hi, -math.inf)
-    return cand_lo < best_lo
+        return candidate.get(hi, -math.inf) >= best.get(hi, -math.inf)
+    return cand_lo <= best_lo
+
+
+def predict(net: MixedNet, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    model = net.model(Mode.TRAINING)
+    out = [
+        np.asarray(model(x[i : i + batch_size], training=False))[:, 0]
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)

@@ -17,9 +17,19 @@ from mww_trainer.synth.options import ROOMS
 
 _DEFAULTS = {f.name: f.default for f in fields(SynthOptions)}
 
-
-def _default(name: str) -> str:
-    return f" (default {_DEFAULTS[name]})"
+# (option, type, help); the default shown comes from SynthOptions, its only home.
+_VALUE_OPTIONS = (
+    ("positives", int, "clips of the phrase"),
+    ("hard_negatives", int, "clips of similar-sounding phrases"),
+    ("ambient_minutes", float, "minutes of non-wake-word talk in negative/speech"),
+    ("background", int, "noise files: white, pink, brown, babble, hum in turn"),
+    ("background_duration_s", float, "length of each noise file"),
+    ("rirs", int, "room impulse responses"),
+    ("seed", int, "random seed"),
+    ("clip_duration_s", float, "length of every positive and hard-negative clip"),
+    ("language", str, "espeak-ng language of the voices"),
+    ("room_fraction", float, "fraction of clips put in a room (with --rooms)"),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,30 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--phrase", required=True, help="the wake word or phrase, e.g. 'hey computer'")
     add("--out", dest="out_dir", type=Path, required=True, help="dataset folder to write")
-    add("--positives", type=int, help="clips of the phrase" + _default("positives"))
-    add("--hard-negatives", type=int, help="clips of similar-sounding phrases"
-        + _default("hard_negatives"))
-    add("--ambient-minutes", type=float, help="minutes of non-wake-word talk in negative/speech"
-        + _default("ambient_minutes"))
-    add("--background", type=int, help="noise files: white, pink, brown, babble, hum in turn"
-        + _default("background"))
-    add("--background-duration-s", type=float, help="length of each noise file"
-        + _default("background_duration_s"))
-    add("--rirs", type=int, help="room impulse responses" + _default("rirs"))
-    add("--seed", type=int, help="random seed" + _default("seed"))
-    add("--workers", type=int, help="parallel espeak-ng workers (default: CPU count)")
-    add("--clip-duration-s", type=float, help="length of every positive and hard-negative clip"
-        + _default("clip_duration_s"))
-    add("--language", help="espeak-ng language of the voices" + _default("language"))
-    add("--voices-split", choices=VOICE_SPLITS, help="use all voice variants, or one of two "
-        "disjoint halves (e.g. even for training, odd for a held-out test set)"
-        + _default("voices_split"))
-    add("--rooms", choices=ROOMS, help="reverberate some clips in simulated rooms"
-        + _default("rooms"))
-    add("--room-fraction", type=float, help="fraction of clips put in a room"
-        + _default("room_fraction"))
-    add("--ambient-text", type=Path, help="sentences for ambient talk, one per line "
-        "(default: the built-in English text)")
+    for name, kind, text in _VALUE_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        add(flag, type=kind, help=f"{text} (default {_DEFAULTS[name]})")
+    add("--workers", type=int, help="parallel espeak-ng workers (default: the CPU count)")
+    add(
+        "--voices-split",
+        choices=VOICE_SPLITS,
+        help="all voice variants, or one of two disjoint halves: even for training, odd for "
+        f"a held-out test set (default {_DEFAULTS['voices_split']})",
+    )
+    add(
+        "--rooms",
+        choices=ROOMS,
+        help=f"reverberate some clips in simulated rooms (default {_DEFAULTS['rooms']})",
+    )
+    add(
+        "--ambient-text",
+        type=Path,
+        help="sentences for ambient talk, one per line (default: the built-in English text)",
+    )
     add("--force", action="store_true", help="replace files that already exist")
     return parser
 

@@ -388,7 +388,12 @@ EXPORT = {
     "quantize": fixed(True, "the device runs only fully int8-quantised models"),
     "inference_input_type": fixed("int8", _TENSOR_TYPES_REASON),
     "inference_output_type": fixed("uint8", _TENSOR_TYPES_REASON),
-    "probability_cutoff": OPEN_PROBABILITY,
+    "probability_cutoff": vol.Any(
+        vol.All("auto", lambda _: None),
+        None,
+        OPEN_PROBABILITY,
+        msg="'auto' (chosen by evaluation) or a number strictly between 0 and 1",
+    ),
     "sliding_window_size": integer(
         "an integer, 1 or more (0 divides by zero on the device)", low=1
     ),

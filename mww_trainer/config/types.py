@@ -189,7 +189,8 @@ class ExportConfig:
     quantize: bool
     inference_input_type: str
     inference_output_type: str
-    probability_cutoff: float
+    # None ("auto" in YAML): the cutoff evaluation recommends for the FA/h target.
+    probability_cutoff: float | None
     sliding_window_size: int
     # 0: measure with TFLite-Micro and add a margin for the 32-bit device.
     tensor_arena_size: int

@@ -63,14 +63,19 @@ def _needs_speech(opts: SynthOptions) -> bool:
 
 
 def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[float]:
-    """File lengths that add up to ``ambient_minutes``; the last file takes the remainder."""
+    """File lengths that add up to ``ambient_minutes``, none longer than the longest allowed.
+
+    A file is shorter than the shortest allowed only when the total leaves no other way.
+    """
     remaining = round(opts.ambient_minutes * 60 * constants.SAMPLE_RATE_HZ)
     low, high = (round(s * constants.SAMPLE_RATE_HZ) for s in opts.ambient_file_s)
     out = []
     while remaining > 0:
         n = int(rng.integers(low, high + 1))
-        if remaining - n < low:
+        if remaining <= high:
             n = remaining
+        elif remaining - n < low:
+            n = max(remaining - low, remaining // 2)
         out.append(n / constants.SAMPLE_RATE_HZ)
         remaining -= n
     return out
@@ -105,11 +110,15 @@ def plan_jobs(
     return jobs
 
 
-def _neighbour_texts(opts: SynthOptions, binary: str, speakers) -> list[str]:
+def _neighbour_texts(
+    opts: SynthOptions, binary: str, speakers: tuple[espeak.Speaker, ...]
+) -> list[str]:
     if not opts.hard_negatives:
         return []
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM, 1]))
-    voice_file = speakers[0].voice_file
+    # The language's main voice (gmw/en for "en"), else the first one: one accent judges.
+    files = sorted({s.voice_file for s in speakers})
+    voice_file = next((f for f in files if f.rsplit("/", 1)[-1] == opts.language), files[0])
 
     def phonemise(texts: list[str]) -> list[str]:
         return espeak.phonemes(binary, texts, voice_file)
@@ -176,7 +185,9 @@ def _run_jobs(
     if on_progress:
         on_progress(0, total)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mww-synth") as pool:
-        futures: dict[Future, int] = {pool.submit(_render_and_write, j, ctx): i for i, j in enumerate(jobs)}
+        futures: dict[Future, int] = {
+            pool.submit(_render_and_write, j, ctx): i for i, j in enumerate(jobs)
+        }
         entries: list[dict[str, Any] | None] = [None] * total
         pending, done_count = set(futures), 0
         while pending:

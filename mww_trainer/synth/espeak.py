@@ -145,9 +145,7 @@ def _parse_wav(data: bytes) -> tuple[np.ndarray, int]:
     return pcm.astype(np.float32) / 32768.0, rate
 
 
-def speak(
-    binary: str, text: str, speaker: Speaker, *, speed_wpm: int, pitch: int
-) -> np.ndarray:
+def speak(binary: str, text: str, speaker: Speaker, *, speed_wpm: int, pitch: int) -> np.ndarray:
     """``text`` spoken by ``speaker`` as float32 mono at the device's 16 kHz."""
     args = ["-b", "1", "-v", speaker.espeak_id, "-s", str(speed_wpm), "-p", str(pitch), "--stdout"]
     audio, rate = _parse_wav(_run(binary, args, text))

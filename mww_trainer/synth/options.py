@@ -59,7 +59,12 @@ class SynthOptions:
             0.5 <= self.background_duration_s <= 600,
             "0.5-600 seconds",
         )
-        _check("voices_split", self.voices_split, self.voices_split in VOICE_SPLITS, "/".join(VOICE_SPLITS))
+        _check(
+            "voices_split",
+            self.voices_split,
+            self.voices_split in VOICE_SPLITS,
+            "/".join(VOICE_SPLITS),
+        )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
         for name in ("noise_fraction", "room_fraction"):
             value = getattr(self, name)

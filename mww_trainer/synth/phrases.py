@@ -8,6 +8,7 @@ phrase are dropped as homophones.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -123,11 +124,11 @@ def syllables(word: str) -> list[str]:
     if len(vowel_at) < 2:
         return [word]
     cuts = []
-    for a, b in zip(vowel_at, vowel_at[1:], strict=False):
+    for a, b in itertools.pairwise(vowel_at):
         gap = b - a - 1
         cuts.append(a + 1 if gap <= 1 else a + 2)
     bounds = [0, *cuts, len(units)]
-    return ["".join(units[s:e]) for s, e in zip(bounds, bounds[1:], strict=False) if e > s]
+    return ["".join(units[s:e]) for s, e in itertools.pairwise(bounds) if e > s]
 
 
 def _replace_word(words: list[str], i: int, new: str) -> str:

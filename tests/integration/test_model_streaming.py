@@ -1,4 +1,4 @@
-"""The streaming twin computes what the clip model computes, and exports like the official models."""
+"""The streaming twin computes what the clip model does and exports like the official models."""
 
 from __future__ import annotations
 

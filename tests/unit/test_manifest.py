@@ -158,7 +158,7 @@ def test_write_manifest_is_pretty_validated_and_atomic(tmp_path: Path, good: dic
 
     bad = Manifest.from_dict(good)
     object.__setattr__(bad, "sliding_window_size", 0)
-    with pytest.raises(ManifestError, match="micro.sliding_window_size"):
+    with pytest.raises(ManifestError, match=r"micro\.sliding_window_size"):
         write_manifest(bad, tmp_path / "bad.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
 
@@ -217,7 +217,7 @@ def test_manifest_from_export_config() -> None:
     )
     assert (tuned.probability_cutoff, tuned.sliding_window_size) == (0.95, 3)
     assert tuned.website == "https://example.com/"
-    with pytest.raises(ManifestError, match="micro.probability_cutoff"):
+    with pytest.raises(ManifestError, match=r"micro\.probability_cutoff"):
         manifest_from_export_config(_export_config(probability_cutoff=1.0), "m.tflite", 1)
 
 

@@ -1,0 +1,174 @@
+"""The end-to-end demo: synthesise a small dataset, train a tiny model, export, verify, listen.
+
+Everything runs on the CPU in a few minutes and lands in one folder, so a new user (and
+the integration test) can see the whole product work before recording anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mww_trainer.config import load_config_dict, load_preset_dict
+from mww_trainer.config.loader import deep_merge
+from mww_trainer.config.types import Config
+from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+
+PHRASE = "hey computer"
+MODEL_NAME = "hey_computer"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    out_dir: Path
+    steps: tuple[int, int] = (1500, 500)
+    positives: int = 120
+    hard_negatives: int = 60
+    ambient_minutes: float = 6.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    config: Config
+    dataset_dir: Path
+    tflite_path: Path
+    manifest_path: Path
+    verify_lines: list[str]
+    compatible: bool
+    metrics: dict[str, float]
+    detections_on_test: int
+    test_clips: int
+
+
+def demo_config(options: DemoOptions) -> Config:
+    """fast_test with a tiny model, short phases and every path inside out_dir."""
+    root = options.out_dir
+    data = root / "dataset"
+    override = {
+        "paths": {
+            "positive_dir": str(data / "positive"),
+            "negative_dir": str(data / "negative"),
+            "hard_negative_dir": str(data / "hard_negative"),
+            "background_dir": str(data / "background"),
+            "rir_dir": str(data / "rirs"),
+            "processed_dir": str(root / "processed"),
+            "checkpoint_dir": str(root / "checkpoints"),
+            "export_dir": str(root / "exported"),
+        },
+        # Even class weights: a few hundred steps are too few to learn under 20:1.
+        "training": {
+            "training_steps": list(options.steps),
+            "batch_size": 32,
+            "eval_step_interval": 250,
+            "negative_class_weight": [1.0, 1.0],
+            "hard_negative_class_weight": [2.0, 2.0],
+        },
+        "model": {
+            "first_conv_filters": 16,
+            "pointwise_filters": "24,24,24",
+            "mixconv_kernel_sizes": "[5],[9],[13]",
+            "repeat_in_block": "1,1,1",
+            "residual_connection": "0,0,0",
+        },
+        "augmentation": {
+            "background_paths": [str(data / "background")],
+            "impulse_paths": [str(data / "rirs")],
+        },
+        "performance": {"tensorboard_log_dir": str(root / "logs")},
+        "export": {"wake_word": "Hey Computer", "author": "mww-trainer demo"},
+    }
+    return load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="the demo")
+
+
+def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
+    from mww_trainer.synth import SynthOptions, synthesize_dataset
+
+    data = options.out_dir / "dataset"
+    if (data / "synth_manifest.json").is_file():
+        on_progress(ProgressEvent("synth", 1, 1, f"reusing {data}"))
+        return data
+    synth = SynthOptions(
+        phrase=PHRASE,
+        out_dir=data,
+        positives=options.positives,
+        hard_negatives=options.hard_negatives,
+        ambient_minutes=options.ambient_minutes,
+        background=4,
+        rirs=2,
+        seed=options.seed,
+    )
+    synthesize_dataset(
+        synth,
+        lambda done, total: on_progress(
+            ProgressEvent("synth", done, total, "speaking samples with espeak-ng")
+        ),
+    )
+    return data
+
+
+def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progress) -> DemoResult:
+    from mww_trainer.checkpoint import load_checkpoint
+    from mww_trainer.export import ExportRequest, export_model
+    from mww_trainer.pipeline import train
+    from mww_trainer.representative import representative_from_dataset
+    from mww_trainer.verify import verify_model
+
+    config = demo_config(options)
+    data = make_dataset(options, on_progress)
+    outcome = train(config, seed=options.seed, on_progress=on_progress)
+    net = load_checkpoint(config.model, outcome.best_path)
+    request = ExportRequest(
+        out_dir=Path(config.paths.export_dir),
+        model_name=MODEL_NAME,
+        export=config.export,
+        representative=representative_from_dataset(config.paths),
+        probability_cutoff=outcome.cutoff,
+    )
+    exported = export_model(net, request, on_progress=on_progress)
+    report = verify_model(exported.manifest_path)
+    from mww_trainer.cli.verify import format_report
+
+    detections, clips = listen_to_test_clips(
+        config, exported.tflite_path.read_bytes(), outcome.cutoff
+    )
+    return DemoResult(
+        config,
+        data,
+        exported.tflite_path,
+        exported.manifest_path,
+        format_report(report).splitlines(),
+        report.compatible,
+        outcome.metrics,
+        detections,
+        clips,
+    )
+
+
+def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[int, int]:
+    """Streams the test split's positives through TFLite-Micro as the device would."""
+    from mww_trainer.audio import read_audio
+    from mww_trainer.detection import cutoff_to_u8, detect
+    from mww_trainer.features import features_to_device_int8
+    from mww_trainer.ingest import Role, Split
+    from mww_trainer.pipeline import load_dataset
+    from mww_trainer.runtime import run_stream_tflm
+    from mww_trainer.trainset import device_sequence, quiet_bed, trim_silence
+
+    dataset = load_dataset(config)
+    clips, bed = dataset.select(Role.POSITIVE, Split.TEST), quiet_bed(dataset)
+    hits = 0
+    for clip in clips:
+        seq = device_sequence(trim_silence(read_audio(clip.path)), config.model.input_frames, bed)
+        usable = len(seq) // 3 * 3
+        slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
+        outputs = run_stream_tflm(model, slices)
+        found = detect(
+            np.asarray(outputs),
+            cutoff_u8=cutoff_to_u8(cutoff),
+            window=config.export.sliding_window_size,
+        )
+        hits += bool(len(found))
+    return hits, len(clips)

@@ -1,0 +1,58 @@
+"""Validation during training: clip-level metrics plus detection as the device does it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mww_trainer.config.types import Config
+from mww_trainer.detection import cutoff_to_u8
+from mww_trainer.evaluate import Sweep, recommend, summary_metrics, sweep
+from mww_trainer.examples import WindowPool
+from mww_trainer.metrics import binary_metrics
+from mww_trainer.models.mixednet import MixedNet
+from mww_trainer.scoring import outputs_for_all
+from mww_trainer.train import predict
+from mww_trainer.trainset import DeviceSet
+
+# Used when the config says "auto" but there is no ambient audio to choose a cutoff on.
+FALLBACK_CUTOFF = 0.97
+
+
+def device_sweep(net: MixedNet, device: DeviceSet, window: int) -> Sweep:
+    return sweep(
+        outputs_for_all(net, device.positives),
+        outputs_for_all(net, device.ambient),
+        window=window,
+        hard_negatives=outputs_for_all(net, device.hard_negatives),
+    )
+
+
+def operating_cutoff(config: Config, result: Sweep | None) -> float:
+    """The pinned cutoff, or the one meeting the FA/h target on the measured sweep."""
+    if config.export.probability_cutoff is not None:
+        return config.export.probability_cutoff
+    if result is None:
+        return FALLBACK_CUTOFF
+    return recommend(result, config.training.target_minimization).cutoff
+
+
+def validation_metrics(
+    net: MixedNet, config: Config, val_pool: WindowPool, device: DeviceSet
+) -> dict[str, float]:
+    index = np.arange(len(val_pool))
+    metrics: dict[str, float] = {}
+    if len(index):
+        scores = np.concatenate(
+            [
+                predict(net, val_pool.features(index[i : i + 2048]))
+                for i in range(0, len(index), 2048)
+            ]
+        )
+        metrics.update(binary_metrics(val_pool.labels, scores))
+    if device.positives and device.ambient:
+        result = device_sweep(net, device, config.export.sliding_window_size)
+        cutoff = operating_cutoff(config, result)
+        metrics.update(summary_metrics(result, cutoff))
+        metrics["cutoff"] = cutoff
+        metrics["cutoff_u8"] = float(cutoff_to_u8(cutoff))
+    return metrics
