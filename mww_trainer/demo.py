@@ -17,6 +17,7 @@ from mww_trainer.config.types import Config
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 PHRASE = "hey computer"
+CONFIG_NAME = "demo.yaml"  # never config.yaml: Home Assistant would take it for an add-on
 MODEL_NAME = "hey_computer"
 
 
@@ -83,6 +84,20 @@ def demo_config(options: DemoOptions) -> Config:
     return load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="the demo")
 
 
+def write_config(config: Config, path: Path) -> Path:
+    """The resolved configuration, so mww-train/-export/-evaluate can rerun any step."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from mww_trainer.config import config_to_dict
+    from mww_trainer.fileio import atomic_write_text
+
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(config_to_dict(config), buffer)
+    return atomic_write_text(path, "# mww-demo's configuration\n" + buffer.getvalue())
+
+
 def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
     from mww_trainer.synth import SynthOptions, synthesize_dataset
 
@@ -117,6 +132,7 @@ def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progre
     from mww_trainer.verify import verify_model
 
     config = demo_config(options)
+    write_config(config, options.out_dir / CONFIG_NAME)
     data = make_dataset(options, on_progress)
     outcome = train(config, seed=options.seed, on_progress=on_progress)
     net = load_checkpoint(config.model, outcome.best_path)

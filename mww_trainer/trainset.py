@@ -190,21 +190,29 @@ def build_validation(
             ),
             kind,
         )
-    ambient = [cache.features(c) for c in dataset.select(Role.NEGATIVE, split)]
     for clip in dataset.select(Role.NEGATIVE, split):
         builder.add_sequence(cache.features(clip, raw=True), NEGATIVE, frames // 2)
-    device = DeviceSet(
-        positives=[
+    return builder.build(), device_set(config, dataset, cache, split)
+
+
+def device_set(
+    config: Config, dataset: Dataset, cache: FeatureCache, split: Split | None
+) -> DeviceSet:
+    """One split (None: all of it) as the device hears it: clips on a quiet bed, ambient whole."""
+    frames = config.model.input_frames
+    bed = quiet_bed(dataset)
+
+    def heard(role: Role) -> list[np.ndarray]:
+        return [
             device_sequence(trim_silence(read_audio(c.path)), frames, bed)
-            for c in dataset.select(Role.POSITIVE, split)
-        ],
-        ambient=ambient,
-        hard_negatives=[
-            device_sequence(trim_silence(read_audio(c.path)), frames, bed)
-            for c in dataset.select(Role.HARD_NEGATIVE, split)
-        ],
+            for c in dataset.select(role, split)
+        ]
+
+    return DeviceSet(
+        positives=heard(Role.POSITIVE),
+        ambient=[cache.features(c) for c in dataset.select(Role.NEGATIVE, split)],
+        hard_negatives=heard(Role.HARD_NEGATIVE),
     )
-    return builder.build(), device
 
 
 def quiet_bed(dataset: Dataset) -> np.ndarray | None:

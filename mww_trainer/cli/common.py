@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 
 from mww_trainer.errors import MwwError
@@ -14,9 +15,27 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter hides our own messages; keep warnings and errors."""
+    """Imports TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
+
+    Those lines bypass TF_CPP_MIN_LOG_LEVEL, so file descriptor 2 itself is pointed
+    elsewhere for the import; if the import fails, what it printed is shown after all.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

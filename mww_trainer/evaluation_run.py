@@ -1,0 +1,197 @@
+"""One evaluation of a checkpoint or an exported file on a dataset split (mww-evaluate's body)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mww_trainer.config.types import Config
+from mww_trainer.detection import SLICE_S, cutoff_to_u8, detect
+from mww_trainer.evaluate import (
+    OperatingPoint,
+    Sweep,
+    average_viable_recall,
+    recall_at_fa,
+    recommend,
+    sweep,
+)
+from mww_trainer.trainset import DeviceSet
+
+# Sliding windows tried when recommending one (the device accepts any window >= 1).
+CANDIDATE_WINDOWS = (3, 5, 7, 10)
+SWEEP_CUTOFFS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    model: Path
+    is_tflite: bool
+    split: str = "test"
+    target_fa_per_hour: float | None = None
+    analyze: bool = False
+    output_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Outputs:
+    positives: list[np.ndarray]
+    ambient: list[np.ndarray]
+    hard_negatives: list[np.ndarray]
+
+
+def tflite_outputs(model: bytes, device: DeviceSet) -> Outputs:
+    """Every sequence streamed through the int8 model with the device's int8 features."""
+    from mww_trainer.features import features_to_device_int8
+    from mww_trainer.runtime import run_stream_litert
+
+    def run(seq: np.ndarray) -> np.ndarray:
+        usable = len(seq) // 3 * 3
+        if usable == 0:
+            return np.zeros(0, np.uint8)
+        slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
+        return np.asarray(run_stream_litert(model, slices), dtype=np.uint8)
+
+    return Outputs(
+        [run(s) for s in device.positives],
+        [run(s) for s in device.ambient],
+        [run(s) for s in device.hard_negatives],
+    )
+
+
+def checkpoint_outputs(config: Config, path: Path, device: DeviceSet) -> Outputs:
+    from mww_trainer.checkpoint import load_checkpoint
+    from mww_trainer.scoring import outputs_for_all
+
+    net = load_checkpoint(config.model, path)
+    return Outputs(
+        outputs_for_all(net, device.positives),
+        outputs_for_all(net, device.ambient),
+        outputs_for_all(net, device.hard_negatives),
+    )
+
+
+def operating_point(config: Config, request: EvaluationRequest) -> tuple[float | None, int]:
+    """The cutoff and window the model ships with: its manifest's, else the config's."""
+    window = config.export.sliding_window_size
+    if request.is_tflite:
+        manifest = request.model.parent / "manifest.json"
+        if manifest.is_file():
+            micro = json.loads(manifest.read_text())["micro"]
+            return micro["probability_cutoff"], micro["sliding_window_size"]
+    elif (request.model.parent / "operating_point.json").is_file():
+        point = json.loads((request.model.parent / "operating_point.json").read_text())
+        return config.export.probability_cutoff or point.get("cutoff"), window
+    return config.export.probability_cutoff, window
+
+
+def _sweep(outputs: Outputs, window: int) -> Sweep:
+    return sweep(
+        outputs.positives, outputs.ambient, window=window, hard_negatives=outputs.hard_negatives
+    )
+
+
+def best_window(outputs: Outputs, target: float) -> tuple[int, OperatingPoint]:
+    """The window and cutoff with the best recall at or below the target (smaller wins ties)."""
+    best: tuple[int, OperatingPoint] | None = None
+    for window in CANDIDATE_WINDOWS:
+        point = recommend(_sweep(outputs, window), target)
+        ok = point.fa_per_hour <= target
+        if best is None or (ok and point.recall > best[1].recall):
+            best = (window, point)
+    assert best is not None
+    return best
+
+
+def analysis(outputs: Outputs, clips, ambient_clips, cutoff: float, window: int) -> dict:
+    c = cutoff_to_u8(cutoff)
+    missed = [
+        clip.relpath
+        for clip, out in zip(clips, outputs.positives, strict=True)
+        if not len(detect(out, cutoff_u8=c, window=window))
+    ]
+    false_accepts = [
+        f"{clip.relpath} at {i * SLICE_S:.1f} s"
+        for clip, out in zip(ambient_clips, outputs.ambient, strict=True)
+        for i in detect(out, cutoff_u8=c, window=window)
+    ]
+    return {"missed": missed, "false_accepts": false_accepts}
+
+
+def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
+    from mww_trainer.det import write_det_json, write_det_png
+    from mww_trainer.feature_cache import FeatureCache
+    from mww_trainer.ingest import Role, Split
+    from mww_trainer.pipeline import load_dataset
+    from mww_trainer.trainset import device_set
+    from mww_trainer.validation import FALLBACK_CUTOFF
+
+    dataset = load_dataset(config)
+    split = None if request.split == "all" else Split(request.split)
+    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
+    cache.ensure(dataset.select(Role.NEGATIVE, split))
+    device = device_set(config, dataset, cache, split)
+    outputs = (
+        tflite_outputs(request.model.read_bytes(), device)
+        if request.is_tflite
+        else checkpoint_outputs(config, request.model, device)
+    )
+    cutoff, window = operating_point(config, request)
+    target = (
+        request.target_fa_per_hour
+        if request.target_fa_per_hour is not None
+        else config.training.target_minimization
+    )
+    result = _sweep(outputs, window)
+    if cutoff is None:
+        cutoff = recommend(result, target).cutoff if outputs.ambient else FALLBACK_CUTOFF
+    at = result.at(cutoff)
+    rec_window, rec = best_window(outputs, target)
+    out_dir = request.output_dir or request.model.parent / "evaluation"
+    det_png = write_det_png(result, out_dir / "det.png", chosen=at, title=request.model.name)
+    det_json = write_det_json(result, out_dir / "det.json")
+    report = {
+        "model": str(request.model),
+        "split": request.split,
+        "positives": len(outputs.positives),
+        "hard_negatives": len(outputs.hard_negatives),
+        "ambient_hours": sum(len(o) for o in outputs.ambient) * SLICE_S / 3600,
+        "cutoff": cutoff,
+        "sliding_window_size": window,
+        "at_cutoff": {
+            "recall": at.recall,
+            "fa_per_hour": at.fa_per_hour,
+            "hard_negative_rate": at.hard_negative_rate,
+        },
+        "average_viable_recall": average_viable_recall(result),
+        "recall_at_no_faph": recall_at_fa(result, 0.0),
+        "sweep": [{"cutoff": c, **_row(result.at(c))} for c in SWEEP_CUTOFFS],
+        "target_fa_per_hour": target,
+        "recommended": {
+            "cutoff": rec.cutoff,
+            "sliding_window_size": rec_window,
+            "recall": rec.recall,
+            "fa_per_hour": rec.fa_per_hour,
+        },
+        "det_png": str(det_png),
+        "det_json": str(det_json),
+    }
+    if request.analyze:
+        report["analysis"] = analysis(
+            outputs,
+            dataset.select(Role.POSITIVE, split),
+            dataset.select(Role.NEGATIVE, split),
+            cutoff,
+            window,
+        )
+    return report
+
+
+def _row(point: OperatingPoint) -> dict:
+    return {
+        "recall": point.recall,
+        "fa_per_hour": point.fa_per_hour,
+        "hard_negative_rate": point.hard_negative_rate,
+    }

@@ -1,0 +1,1 @@
+"""Stand-ins for the services around the add-on: a real mosquitto, a fake Supervisor."""

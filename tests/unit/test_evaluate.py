@@ -1,0 +1,76 @@
+"""Sweeps, recommendations and the training windows, on outputs made up by hand."""
+
+import numpy as np
+import pytest
+
+from mww_trainer.evaluate import average_viable_recall, recommend, summary_metrics, sweep
+from mww_trainer.examples import HARD_NEGATIVE, NEGATIVE, POSITIVE, PoolBuilder, last_frames
+from mww_trainer.metrics import auc_roc, binary_metrics
+
+SLICES_PER_HOUR = 120_000  # 30 ms slices
+
+
+def wake(peak: int) -> np.ndarray:
+    out = np.zeros(60, np.uint8)
+    out[30:36] = peak
+    return out
+
+
+def test_sweep_counts_recall_and_false_accepts_per_hour():
+    positives = [wake(250), wake(250), wake(180), wake(100)]
+    ambient = np.zeros(SLICES_PER_HOUR, np.uint8)
+    ambient[1000:1006] = 200  # one loud false alarm in an hour
+    result = sweep(positives, [ambient], window=3)
+    assert result.at(0.5).recall == 0.75  # peaks 250, 250, 180 > 127
+    assert result.at(0.5).fa_per_hour == pytest.approx(1.0)
+    assert result.at(0.9).recall == 0.5  # only the 250s exceed 229
+    assert result.at(0.9).fa_per_hour == 0.0
+
+
+def test_recommendation_takes_the_middle_of_the_equally_good_cutoffs():
+    positives = [wake(250), wake(240)]
+    ambient = np.zeros(SLICES_PER_HOUR, np.uint8)
+    ambient[500:506] = 150
+    result = sweep(positives, [ambient], window=3)
+    point = recommend(result, target_fa_per_hour=0.5)
+    # Recall 1 with no false accept for cutoffs 150..239: the middle is 194.
+    assert point.recall == 1.0 and point.fa_per_hour == 0.0
+    assert point.cutoff_u8 == (150 + 239) // 2
+    assert int(point.cutoff * 255) == point.cutoff_u8
+
+
+def test_average_viable_recall_is_one_for_a_perfect_model():
+    result = sweep([wake(255)], [np.zeros(SLICES_PER_HOUR, np.uint8)], window=3)
+    assert average_viable_recall(result) == pytest.approx(1.0)
+    assert summary_metrics(result, 0.97)["recall_at_cutoff"] == 1.0
+
+
+def test_auc_matches_pairwise_counting():
+    rng = np.random.default_rng(0)
+    y = rng.random(200) < 0.3
+    s = np.round(rng.random(200), 1)  # ties on purpose
+    pos, neg = s[y], s[~y]
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert auc_roc(y, s) == pytest.approx(pairs / (len(pos) * len(neg)))
+
+
+def test_binary_metrics_by_hand():
+    m = binary_metrics(np.array([1, 1, 0, 0]), np.array([0.9, 0.2, 0.7, 0.1]))
+    assert (m["precision"], m["recall"], m["accuracy"], m["false_positives"]) == (0.5, 0.5, 0.5, 1)
+
+
+def test_pool_gathers_last_frames_and_sequence_windows():
+    builder = PoolBuilder(length=4)
+    clip = np.arange(6 * 40, dtype=np.uint16).reshape(6, 40)
+    builder.add_clips([clip, clip[:2]], POSITIVE)
+    long = np.full((10, 40), 7, np.uint16)
+    assert builder.add_sequence(long, NEGATIVE, hop=3) == 3  # starts 0, 3, 6
+    pool = builder.build()
+    assert pool.counts() == {"positive": 2, "negative": 3, "hard_negative": 0}
+    windows = pool.gather(np.arange(len(pool)))
+    assert np.array_equal(windows[0], clip[2:])
+    assert np.array_equal(windows[1], last_frames(clip[:2], 4))  # zero-padded at the front
+    assert windows[1][:2].sum() == 0
+    assert (windows[2:] == 7).all()
+    relabelled = pool.with_kind(np.array([3]), HARD_NEGATIVE)
+    assert relabelled.counts()["hard_negative"] == 1 and pool.counts()["hard_negative"] == 0
