@@ -32,6 +32,7 @@ SCHEMA: dict[str, str] = {
     "homeassistant_notifications": "bool",
 }
 
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 _TYPE = re.compile(
     r"^(?P<kind>str|password|int|float|bool|port|email|url|match|list)"
     r"(?:\((?P<args>.*)\))?(?P<optional>\?)?$"
@@ -73,13 +74,11 @@ def _check_meaning(options: Mapping[str, Any]) -> list[str]:
             "(e.g. /homeassistant/esphome, where the ESPHome add-on keeps its YAML files)"
         )
     prefix = options["mqtt_topic_prefix"]
-    if not prefix or prefix.startswith(("/", "$")) or prefix.endswith("/"):
+    if not _TOPIC_PREFIX.fullmatch(prefix):
         problems.append(
-            f"mqtt_topic_prefix: {prefix!r} is not allowed "
-            "(a topic such as mww_trainer: not empty, no leading '/' or '$', no trailing '/')"
+            f"mqtt_topic_prefix: {prefix!r} is not allowed (topic levels of letters, digits, "
+            "_ and -, separated by /, such as mww_trainer or home/wake_words; no wildcards)"
         )
-    elif any(char in prefix for char in "+#\0"):
-        problems.append(f"mqtt_topic_prefix: {prefix!r} may not contain the wildcards + or #")
     host = options.get("mqtt_host") or ""
     if host and ("://" in host or any(char.isspace() for char in host)):
         problems.append(
@@ -119,10 +118,10 @@ def _check_type(type_text: str, value: Any) -> str | None:
         return None
     if kind == "bool":
         return None if isinstance(value, bool) else f"{value!r} is not allowed (true or false)"
-    numeric = float if kind == "float" else int
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind == "float" else int):
+    numbers = (int, float) if kind == "float" else int
+    if isinstance(value, bool) or not isinstance(value, numbers):
         return f"{value!r} is not allowed ({expected})"
-    low, high = (1, 65535) if kind == "port" else _bounds(args or ",", numeric)
+    low, high = (1, 65535) if kind == "port" else _bounds(args or ",", float)
     if (low is not None and value < low) or (high is not None and value > high):
         return f"{value!r} is not allowed ({expected})"
     return None
@@ -145,15 +144,13 @@ def _expected(type_text: str) -> str:
     if kind == "bool":
         return "true or false"
     if kind in ("int", "float"):
-        low, high = _bounds(args or ",", float)
+        low, _, high = (args or ",").partition(",")
         noun = "an integer" if kind == "int" else "a number"
-        if low is not None and high is not None:
-            return f"{noun} from {args.split(',')[0]} to {args.split(',')[1]}"
-        if low is not None:
-            return f"{noun} of at least {args.split(',')[0]}"
-        if high is not None:
-            return f"{noun} of at most {args.split(',')[1]}"
-        return noun
+        if low and high:
+            return f"{noun} from {low} to {high}"
+        return (
+            f"{noun} of at least {low}" if low else (f"{noun} of at most {high}" if high else noun)
+        )
     if kind == "match":
         return f"text matching {args}"
     return "text"
@@ -168,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = json.loads(args.path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        print(f"{args.path} not found: the Supervisor writes it; standalone, pass a path", file=sys.stderr)
+        print(
+            f"{args.path} not found: the Supervisor writes it; standalone, pass a path",
+            file=sys.stderr,
+        )
         return 1
     except (OSError, ValueError) as err:
         print(f"{args.path} cannot be read as JSON: {err}", file=sys.stderr)
@@ -180,11 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"invalid option {problem}", file=sys.stderr)
     if problems:
-        print("fix the options in the add-on's Configuration tab, then start it again", file=sys.stderr)
+        print(
+            "fix the options in the add-on's Configuration tab, then start it again",
+            file=sys.stderr,
+        )
         return 1
     esphome_dir = Path(options["esphome_dir"])
     if not esphome_dir.is_dir():
-        print(f"note: esphome_dir {esphome_dir} does not exist yet (is the ESPHome add-on installed?)")
+        print(
+            f"note: esphome_dir {esphome_dir} does not exist yet (is the ESPHome add-on installed?)"
+        )
     print(f"options in {args.path} are valid")
     return 0
 

@@ -35,6 +35,7 @@ MAX_OUTBOX = 500  # messages kept while the broker is down; the oldest go first
 _BAD_CREDENTIALS = {4, 134}  # MQTT 3.1.1 CONNACK code, and MQTT 5 / paho 2 reason code
 _NOT_AUTHORISED = {5, 135}
 _UNSAFE_TOPIC_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+_LOG_LEVELS = {"auth": logging.ERROR, "unreachable": logging.WARNING, "refused": logging.WARNING}
 
 
 @dataclass(frozen=True)
@@ -44,20 +45,13 @@ class MqttSettings:
     host: str
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
     ssl: bool = False
     protocol: str = "3.1.1"  # "3.1" or "3.1.1", as the Supervisor reports it
     topic_prefix: str = "mww_trainer"
     discovery_prefix: str = "homeassistant"
     node_id: str = "mww_trainer"  # the Home Assistant device and discovery node
     progress_interval_s: float = PROGRESS_INTERVAL_S
-
-    def __repr__(self) -> str:  # never log the password
-        hidden = "***" if self.password else None
-        return (
-            f"MqttSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
-            f"password={hidden!r}, ssl={self.ssl}, topic_prefix={self.topic_prefix!r})"
-        )
 
     def status_topic(self, slug: str) -> str:
         return f"{self.topic_prefix}/{topic_safe(slug)}/status"
@@ -91,29 +85,21 @@ class JobSummary:
     finished_at: str | None = None  # ISO 8601 UTC; filled in when the job ends
 
     def status_payload(self) -> dict[str, Any]:
-        finished_at = self.finished_at or datetime.now(UTC).isoformat(timespec="seconds")
-        return {
-            "state": self.state,
-            "wake_word": self.wake_word,
-            "slug": self.slug,
-            "job_id": self.job_id,
+        """The job's state and result: the status topic's message."""
+        return self._identity() | {
             "metrics": self.metrics,
-            "model_path": str(self.model_path) if self.model_path is not None else None,
+            "model_path": None if self.model_path is None else str(self.model_path),
             "duration_s": self.duration_s,
-            "finished_at": finished_at,
+            "finished_at": self.finished_at or datetime.now(UTC).isoformat(timespec="seconds"),
             "error": self.error,
         }
 
     def progress_payload(self) -> dict[str, Any]:
         percent = None if self.progress_percent is None else round(self.progress_percent, 1)
-        return {
-            "state": self.state,
-            "wake_word": self.wake_word,
-            "slug": self.slug,
-            "job_id": self.job_id,
-            "percent": percent,
-            "stage": self.stage,
-        }
+        return self._identity() | {"percent": percent, "stage": self.stage}
+
+    def _identity(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in ("state", "wake_word", "slug", "job_id")}
 
 
 def topic_safe(name: str) -> str:
@@ -208,8 +194,6 @@ class MqttNotifier:
         self._client: mqtt.Client | None = None
         self._worker: threading.Thread | None = None
 
-    # ----------------------------------------------------------------- lifecycle
-
     def start(self) -> None:
         """Connect in the background; returns at once, whether or not the broker is up."""
         if self._client is not None:
@@ -252,8 +236,6 @@ class MqttNotifier:
         self._connected = False
         self._set_state("stopped", "")
 
-    # ----------------------------------------------------------------- status
-
     @property
     def connected(self) -> bool:
         return self._connected
@@ -281,8 +263,6 @@ class MqttNotifier:
                 f"{self.pending} message(s) waiting"
             )
         return self._state
-
-    # ----------------------------------------------------------------- publishing
 
     def publish_job_finished(self, summary: JobSummary) -> None:
         """Queue the job's final status (retained); makes sure its entities exist."""
@@ -322,8 +302,6 @@ class MqttNotifier:
         client = self._client
         if client is not None and self._connected:
             self._publish_discovery(client, slug, wake_word)
-
-    # ----------------------------------------------------------------- internals
 
     def _enqueue(self, topic: str, payload: dict[str, Any], coalesce: bool = False) -> None:
         message = _Outgoing(topic, json.dumps(payload, default=str), True, coalesce)
@@ -373,16 +351,9 @@ class MqttNotifier:
             return False
 
     def _set_state(self, state: str, detail: str) -> None:
-        changed = (state, detail) != (self._state, self._detail)
-        self._state, self._detail = state, detail
-        if not changed:
-            return
-        if state == "auth":
-            _LOGGER.error("MQTT: %s", self.status)
-        elif state in ("unreachable", "refused"):
-            _LOGGER.warning("MQTT: %s", self.status)
-        else:
-            _LOGGER.info("MQTT: %s", self.status)
+        if (state, detail) != (self._state, self._detail):
+            self._state, self._detail = state, detail
+            _LOGGER.log(_LOG_LEVELS.get(state, logging.INFO), "MQTT: %s", self.status)
 
     # paho callbacks: they run on paho's network thread. Signatures cover paho 1.6 (VERSION1)
     # and paho 2.x (VERSION2, which adds properties and passes ReasonCode objects).

@@ -1,25 +1,39 @@
 """Tell the household about jobs: MQTT (message + entities) and a Home Assistant notification.
 
-The web app builds one ``JobNotifier`` at start-up and calls ``job_progress`` / ``job_finished``
-from its job callbacks. MQTT publishing never blocks (see addon.mqtt); the notification is one
-HTTP call to the Supervisor. A failure here is logged and shown in ``status``; it never changes
-the job's result.
+``JobNotifier`` fans a ``JobSummary`` out to MQTT and the Supervisor; ``setup(app)`` is the
+plugin hook ``python -m addon`` calls, which builds one at start-up and registers it for finished
+jobs. MQTT publishing never blocks (see addon.mqtt); the notification is one HTTP call to the
+Supervisor. A failure here is logged and shown in ``status``; it never changes the job's result.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
+
+from aiohttp import web
 
 from addon.mqtt import JobSummary, MqttNotifier, MqttSettings
 from addon.supervisor import SupervisorClient, SupervisorError
 
-__all__ = ["JobNotifier", "JobSummary", "format_notification", "resolve_mqtt_settings"]
+__all__ = [
+    "NOTIFIER",
+    "JobNotifier",
+    "JobSummary",
+    "format_notification",
+    "resolve_mqtt_settings",
+    "setup",
+    "summary_from_job",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 SUCCESS_STATES = {"succeeded", "success", "done", "finished", "completed"}
+PANEL_MARKER = ".panel_shown"  # in the data folder: the sidebar entry was turned on once
 
 
 async def resolve_mqtt_settings(
@@ -65,7 +79,9 @@ def format_notification(summary: JobSummary) -> tuple[str, str]:
     if summary.state in SUCCESS_STATES:
         title = f"Wake word “{word}” is trained"
         lines = [f"Training finished{_took(summary.duration_s)}."]
-        lines += [f"- {name}: {_number(value)}" for name, value in list(summary.metrics.items())[:8]]
+        lines += [
+            f"- {name}: {_number(value)}" for name, value in list(summary.metrics.items())[:8]
+        ]
         if summary.model_path:
             lines.append(f"\nModel: `{summary.model_path}`")
     else:
@@ -118,6 +134,81 @@ class JobNotifier:
                 self._notify_status = f"last notification failed: {err}"
             else:
                 self._notify_status = "on"
+
+
+NOTIFIER = web.AppKey("notifier", JobNotifier)
+
+
+def setup(app: web.Application) -> None:
+    """Plugin hook: notifications for the web app (``python -m addon`` calls it at start-up)."""
+    app.cleanup_ctx.append(_notifications)
+
+
+async def _notifications(app: web.Application) -> AsyncIterator[None]:
+    from addon.app import ON_JOB_FINISHED, SETTINGS  # the web app's keys, only when wired in
+
+    settings = app[SETTINGS]
+    token = getattr(settings, "supervisor_token", None)
+    supervisor = SupervisorClient(token=token) if token else None
+    mqtt_settings, reason = await resolve_mqtt_settings(
+        host=settings.mqtt_host,
+        port=settings.mqtt_port,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        topic_prefix=settings.mqtt_topic_prefix,
+        supervisor=supervisor,
+    )
+    _LOGGER.info(reason)
+    mqtt = MqttNotifier(mqtt_settings) if mqtt_settings is not None else None
+    if mqtt is not None:
+        mqtt.start()
+    if supervisor is not None:
+        try:
+            await supervisor.show_panel_once(settings.data_dir / PANEL_MARKER)
+        except SupervisorError as err:
+            _LOGGER.warning("could not put the panel in the sidebar: %s", err)
+    wanted = getattr(settings, "homeassistant_notifications", None)
+    if wanted is None:
+        wanted = getattr(settings, "homeassistant_api", True)
+    notifier = JobNotifier(
+        mqtt=mqtt, supervisor=supervisor, notifications=bool(wanted), mqtt_reason=reason
+    )
+    app[NOTIFIER] = notifier
+
+    async def on_finished(job: Any) -> None:
+        if getattr(job, "kind", "train") == "train":
+            await notifier.job_finished(summary_from_job(job))
+
+    app[ON_JOB_FINISHED].append(on_finished)
+    yield
+    if mqtt is not None:
+        await asyncio.to_thread(mqtt.stop)
+    if supervisor is not None:
+        await supervisor.close()
+
+
+def summary_from_job(job: Any) -> JobSummary:
+    """A JobSummary from the web app's job record (addon.store.Job) and its worker result."""
+    result = getattr(job, "result", None) or {}
+    spec = getattr(job, "spec", None) or {}
+    export = (spec.get("config") or {}).get("export") or {}
+    slug = job.project_slug
+    started, finished = getattr(job, "started_at", None), getattr(job, "finished_at", None)
+    return JobSummary(
+        job_id=str(job.id),
+        slug=slug,
+        wake_word=export.get("wake_word") or spec.get("wake_word") or slug.replace("_", " "),
+        state=job.state,
+        metrics=dict(result.get("metrics") or {}),
+        model_path=result.get("tflite"),
+        duration_s=round(finished - started, 1) if started and finished else None,
+        error=getattr(job, "error", None),
+        finished_at=(
+            datetime.fromtimestamp(finished, UTC).isoformat(timespec="seconds")
+            if finished
+            else None
+        ),
+    )
 
 
 def _took(duration_s: float | None) -> str:

@@ -151,7 +151,9 @@ def _check(s: Settings) -> None:
     need("max_upload_mb", _is_int(s.max_upload_mb) and s.max_upload_mb >= 1, "megabytes, >= 1")
     need("default_preset", s.default_preset in PRESET_NAMES, " / ".join(PRESET_NAMES))
     need("homeassistant_api", isinstance(s.homeassistant_api, bool), "true or false")
-    prefix_ok = isinstance(s.mqtt_topic_prefix, str) and bool(_TOPIC_PREFIX.match(s.mqtt_topic_prefix))
+    prefix_ok = isinstance(s.mqtt_topic_prefix, str) and bool(
+        _TOPIC_PREFIX.match(s.mqtt_topic_prefix)
+    )
     need("mqtt_topic_prefix", prefix_ok, "topic levels of letters, digits, _ and -, no wildcards")
     for name in ("token", "mqtt_host", "mqtt_username", "mqtt_password"):
         value = getattr(s, name)

@@ -125,7 +125,10 @@ class Job:
         return data
 
 
-_JOB_SELECT = "SELECT jobs.*, projects.slug AS project_slug FROM jobs JOIN projects ON projects.id = jobs.project_id"
+_JOB_SELECT = (
+    "SELECT jobs.*, projects.slug AS project_slug"
+    " FROM jobs JOIN projects ON projects.id = jobs.project_id"
+)
 _JOB_UPDATABLE = {"state", "started_at", "finished_at", "error", "result", "pid", "attempts"}
 
 
@@ -167,7 +170,12 @@ class Store:
 
     # --- projects ----------------------------------------------------------------------------
 
-    async def create_project(self, fields: dict[str, Any]) -> Project:
+    async def create_project(
+        self, fields: dict[str, Any], samples: Iterable[NewSample] = ()
+    ) -> Project:
+        """A new project (with its imported samples, in the same transaction)."""
+        rows = list(samples)
+
         def work(db: sqlite3.Connection) -> Project:
             if db.execute("SELECT 1 FROM projects WHERE slug = ?", (fields["slug"],)).fetchone():
                 raise conflict(
@@ -177,8 +185,13 @@ class Store:
             row = {**fields, "created_at": fields.get("created_at") or time.time()}
             columns = ", ".join(row)
             marks = ", ".join("?" * len(row))
-            cursor = db.execute(f"INSERT INTO projects ({columns}) VALUES ({marks})", [*row.values()])
-            return _project(db.execute("SELECT * FROM projects WHERE id = ?", (cursor.lastrowid,)).fetchone())
+            cursor = db.execute(
+                f"INSERT INTO projects ({columns}) VALUES ({marks})", [*row.values()]
+            )
+            _insert_samples(db, cursor.lastrowid, rows)
+            return _project(
+                db.execute("SELECT * FROM projects WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            )
 
         return await self._write(work)
 
@@ -203,16 +216,9 @@ class Store:
         rows = list(new)
 
         def work(db: sqlite3.Connection) -> list[Sample]:
-            ids = []
-            for s in rows:
-                cursor = db.execute(
-                    "INSERT INTO samples (project_id, label, speaker, source, duration_s, flags,"
-                    " created_by, created_at, path, sha256) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (project_id, s.label, s.speaker, s.source, s.duration_s,
-                     json.dumps(list(s.flags)), s.created_by, time.time(), s.path, s.sha256),
-                )
-                ids.append(cursor.lastrowid)
-            return [_sample(db.execute("SELECT * FROM samples WHERE id = ?", (i,)).fetchone()) for i in ids]
+            ids = _insert_samples(db, project_id, rows)
+            query = "SELECT * FROM samples WHERE id = ?"
+            return [_sample(db.execute(query, (i,)).fetchone()) for i in ids]
 
         return await self._write(work)
 
@@ -300,7 +306,12 @@ class Store:
 
         return await self._write(work)
 
-    async def append_events(self, job_id: int, events: list[dict[str, Any]], offset: int) -> list[int]:
+    async def delete_job(self, job_id: int) -> None:
+        await self._write(lambda db: db.execute("DELETE FROM jobs WHERE id = ?", (job_id,)))
+
+    async def append_events(
+        self, job_id: int, events: list[dict[str, Any]], offset: int
+    ) -> list[int]:
         """Stores events read from progress.jsonl and the file offset after them, together."""
 
         def work(db: sqlite3.Connection) -> list[int]:
@@ -309,9 +320,15 @@ class Store:
                 cursor = db.execute(
                     "INSERT INTO job_events (job_id, stage, done, total, message, metrics, time_s)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (job_id, str(e.get("stage", "")), int(e.get("done") or 0),
-                     int(e.get("total") or 0), str(e.get("message", "")),
-                     json.dumps(e.get("metrics") or {}), float(e.get("time_s") or time.time())),
+                    (
+                        job_id,
+                        str(e.get("stage", "")),
+                        int(e.get("done") or 0),
+                        int(e.get("total") or 0),
+                        str(e.get("message", "")),
+                        json.dumps(e.get("metrics") or {}),
+                        float(e.get("time_s") or time.time()),
+                    ),
                 )
                 ids.append(cursor.lastrowid)
             db.execute("UPDATE jobs SET progress_offset = ? WHERE id = ?", (offset, job_id))
@@ -340,6 +357,29 @@ def _connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout = 5000")
     migrations.migrate(db)
     return db
+
+
+def _insert_samples(db: sqlite3.Connection, project_id: int, rows: list[NewSample]) -> list[int]:
+    ids = []
+    for s in rows:
+        cursor = db.execute(
+            "INSERT INTO samples (project_id, label, speaker, source, duration_s, flags,"
+            " created_by, created_at, path, sha256) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                project_id,
+                s.label,
+                s.speaker,
+                s.source,
+                s.duration_s,
+                json.dumps(list(s.flags)),
+                s.created_by,
+                time.time(),
+                s.path,
+                s.sha256,
+            ),
+        )
+        ids.append(cursor.lastrowid)
+    return ids
 
 
 def _project(row: sqlite3.Row) -> Project:

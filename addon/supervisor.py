@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -73,6 +74,27 @@ class SupervisorClient:
         """GET /info: the Supervisor's own facts (version, arch, channel, ...)."""
         return await self._supervisor("GET", "/info")
 
+    async def self_info(self) -> dict[str, Any]:
+        """GET /addons/self/info: this add-on as the Supervisor sees it (slug, ingress_panel...)."""
+        return await self._supervisor("GET", "/addons/self/info")
+
+    async def show_panel_once(self, marker: Path) -> bool:
+        """Put the panel in Home Assistant's sidebar on the first start, with no set-up.
+
+        The Supervisor installs ingress add-ons with the sidebar entry off; this turns it on
+        once and leaves ``marker`` behind, so a user who later hides the panel keeps it hidden.
+        Returns whether it changed the setting.
+        """
+        if marker.exists():
+            return False
+        changed = False
+        if not (await self.self_info()).get("ingress_panel"):
+            await self._supervisor("POST", "/addons/self/options", json={"ingress_panel": True})
+            changed = True
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("the panel was put in the sidebar once; the user decides from now on\n")
+        return changed
+
     async def mqtt_service(self) -> MqttSettings | None:
         """The broker the Supervisor offers (e.g. the Mosquitto add-on), or None if there is none.
 
@@ -106,7 +128,9 @@ class SupervisorClient:
                 protocol=str(data.get("protocol", "3.1.1")),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise SupervisorError(f"the Supervisor's MQTT service data is incomplete: {err!r}") from err
+            raise SupervisorError(
+                f"the Supervisor's MQTT service data is incomplete: {err!r}"
+            ) from err
 
     async def notify(self, title: str, message: str, notification_id: str | None = None) -> None:
         """Create (or replace, same notification_id) a persistent notification in Home Assistant.
@@ -116,9 +140,7 @@ class SupervisorClient:
         body: dict[str, str] = {"title": title, "message": message}
         if notification_id:
             body["notification_id"] = notification_id
-        await self._request(
-            "POST", "/core/api/services/persistent_notification/create", json=body
-        )
+        await self._request("POST", "/core/api/services/persistent_notification/create", json=body)
 
     async def discovery(self, service: str, config: Mapping[str, Any]) -> str | None:
         """POST /discovery: offer Home Assistant an integration; returns the entry's uuid.
@@ -150,12 +172,16 @@ class SupervisorClient:
             async with self._session.request(method, url, json=json, headers=headers) as resp:
                 body = await _read_body(resp)
                 if resp.status >= 400:
-                    raise SupervisorError(_describe(method, path, resp.status, body), status=resp.status)
+                    raise SupervisorError(
+                        _describe(method, path, resp.status, body), status=resp.status
+                    )
                 return body
         except aiohttp.ClientError as err:
             raise SupervisorError(f"cannot reach the Supervisor at {self.base_url}: {err}") from err
         except TimeoutError as err:
-            raise SupervisorError(f"the Supervisor at {self.base_url} did not answer in time") from err
+            raise SupervisorError(
+                f"the Supervisor at {self.base_url} did not answer in time"
+            ) from err
 
 
 async def _read_body(resp: aiohttp.ClientResponse) -> Any:

@@ -86,6 +86,7 @@ def train(
     config: Config, *, seed: int = 0, on_progress: ProgressCallback = ignore_progress
 ) -> TrainOutcome:
     """Trains (or continues training) the configured model; returns the chosen checkpoint."""
+    from mww_trainer.compute import precision, setup_compute
     from mww_trainer.feature_cache import FeatureCache
     from mww_trainer.mining import make_miner
     from mww_trainer.models.mixednet import MixedNet
@@ -109,21 +110,37 @@ def train(
             "training windows: " + ", ".join(f"{k} {v}" for k, v in data.pool.counts().items()),
         )
     )
-    net = MixedNet(config.model)
+    compute = setup_compute(config.performance)
+    on_progress(
+        ProgressEvent(
+            "compute",
+            1,
+            1,
+            f"training on {compute.device}"
+            + (" with mixed precision" if compute.mixed_precision else ""),
+        )
+    )
     options = FitOptions(
         checkpoint_dir=Path(config.paths.checkpoint_dir),
         seed=seed,
         mining_interval_steps=mining_interval_steps(config, len(data.pool)),
         on_progress=on_progress,
+        mixed_precision=compute.mixed_precision,
+        profile_every_steps=(
+            config.performance.profile_every_n_steps if config.performance.enable_profiling else 0
+        ),
+        profile_dir=Path(config.performance.profile_output_dir),
     )
-    result = fit(
-        net,
-        data.pool,
-        config.training,
-        options,
-        validate=lambda n: validation_metrics(n, config, data.val_pool, data.val_device),
-        mine=make_miner(config),
-    )
+    with compute.strategy.scope(), precision(compute.mixed_precision):
+        net = MixedNet(config.model)
+        result = fit(
+            net,
+            data.pool,
+            config.training,
+            options,
+            validate=lambda n: validation_metrics(n, config, data.val_pool, data.val_device),
+            mine=make_miner(config),
+        )
     cutoff = result.best_metrics.get("cutoff")
     if cutoff is None:
         from mww_trainer.validation import operating_cutoff

@@ -23,6 +23,7 @@ import numpy as np
 
 from mww_trainer.checkpoint import save_checkpoint
 from mww_trainer.config.types import TrainingConfig
+from mww_trainer.errors import MwwError
 from mww_trainer.examples import HARD_NEGATIVE, POSITIVE, WindowPool
 from mww_trainer.fileio import atomic_write_text
 from mww_trainer.layers.stream import Mode
@@ -31,6 +32,7 @@ from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progres
 from mww_trainer.spec_augment import spec_augment
 
 BEST_NAME = "best_weights.weights.h5"
+FAH_METRIC = "ambient_false_positives_per_hour"
 STATE_NAME = "train_state.json"
 RESUME_DIR = "resume"
 
@@ -111,6 +113,9 @@ class FitOptions:
     seed: int = 0
     mining_interval_steps: int = 0  # 0: no mining
     on_progress: ProgressCallback = ignore_progress
+    mixed_precision: bool = False  # the caller sets the matching Keras policy
+    profile_every_steps: int = 0  # 0: no cProfile dumps
+    profile_dir: Path = Path("profiles")
 
 
 # Positives in each batch, at least: wake words are a small minority of the windows, and
@@ -138,23 +143,55 @@ class BatchSampler:
         return np.concatenate([pos, neg])
 
 
-def make_train_step(model, optimizer):
+def make_train_step(model, optimizer, strategy=None):
+    """A compiled step; with several replicas each takes a contiguous share of the batch.
+
+    The loss is normalised by the whole batch's weight, so summing the replicas' gradients
+    (what MirroredStrategy does) gives exactly the single-device gradient.
+    """
     import tensorflow as tf
 
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
     loss_fn = tf.keras.losses.BinaryCrossentropy(reduction="none")
+    scaled = hasattr(optimizer, "scale_loss")  # a LossScaleOptimizer (mixed precision)
+
+    def replica_step(x, y, w, w_total):
+        with tf.GradientTape() as tape:
+            p = tf.cast(model(x, training=True), tf.float32)
+            loss = tf.reduce_sum(loss_fn(y[:, None], p) * w) / w_total
+            total = loss + tf.add_n(model.losses) / replicas if model.losses else loss
+            target = optimizer.scale_loss(total) if scaled else total
+        grads = tape.gradient(target, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        hits = tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), y)
+        return loss, tf.reduce_sum(tf.cast(hits, tf.float32))
+
+    def shares(t):
+        parts = tf.split(t, replicas)
+        return strategy.experimental_distribute_values_from_function(
+            lambda ctx: parts[ctx.replica_id_in_sync_group]
+        )
 
     @tf.function
     def step(x, y, w):
-        with tf.GradientTape() as tape:
-            p = model(x, training=True)
-            loss = tf.reduce_sum(loss_fn(y[:, None], p) * w) / tf.reduce_sum(w)
-            total = loss + tf.add_n(model.losses) if model.losses else loss
-        grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        hits = tf.equal(tf.cast(p[:, 0] > 0.5, tf.float32), y)
-        return loss, tf.reduce_mean(tf.cast(hits, tf.float32))
+        w_total = tf.reduce_sum(w)
+        if replicas == 1:
+            loss, hits = replica_step(x, y, w, w_total)
+        else:
+            loss, hits = strategy.run(replica_step, args=(shares(x), shares(y), shares(w), w_total))
+            loss = strategy.reduce("SUM", loss, axis=None)
+            hits = strategy.reduce("SUM", hits, axis=None)
+        return loss, hits / tf.cast(tf.shape(y)[0], tf.float32)
 
     return step
+
+
+def make_optimizer(learning_rate: float, mixed_precision: bool):
+    import keras
+
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 
 
 def _batches(pool: WindowPool, sampler: BatchSampler, phase: Phase, count: int, seed: int):
@@ -190,14 +227,19 @@ class Trainer:
     def __init__(
         self, net: MixedNet, pool: WindowPool, schedule: TrainingConfig, options: FitOptions
     ):
-        import keras
         import tensorflow as tf
 
         self.net, self.pool, self.schedule, self.options = net, pool, schedule, options
+        strategy = tf.distribute.get_strategy()  # the caller's scope decides the devices
+        if schedule.batch_size % strategy.num_replicas_in_sync:
+            raise MwwError(
+                f"training.batch_size: {schedule.batch_size} cannot be shared evenly by "
+                f"{strategy.num_replicas_in_sync} GPUs; use a multiple of that number"
+            )
         self.model = net.model(Mode.TRAINING)
-        self.optimizer = keras.optimizers.Adam(learning_rate=schedule.learning_rates[0])
+        self.optimizer = make_optimizer(schedule.learning_rates[0], options.mixed_precision)
         self.optimizer.build(self.model.trainable_variables)
-        self.train_step = make_train_step(self.model, self.optimizer)
+        self.train_step = make_train_step(self.model, self.optimizer, strategy)
         self.dir = Path(options.checkpoint_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.resume = tf.train.CheckpointManager(
@@ -249,6 +291,22 @@ class Trainer:
         return (step // interval + 1) * interval
 
     def _train_span(self, phase: Phase, count: int, total: int) -> None:
+        profile_every = self.options.profile_every_steps
+        if (
+            profile_every
+            and self.state.step // profile_every != (self.state.step + count) // profile_every
+        ):
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.runcall(self._run_steps, phase, count, total)
+            out = self.options.profile_dir / f"training_step_{self.state.step}.prof"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(out)
+        else:
+            self._run_steps(phase, count, total)
+
+    def _run_steps(self, phase: Phase, count: int, total: int) -> None:
         sampler = BatchSampler(
             self.pool, self.schedule.batch_size, self.options.seed + self.state.step
         )
@@ -277,9 +335,20 @@ class Trainer:
         if is_better(metrics, best, self.schedule):
             self.state.best_step, self.state.best_metrics = step, metrics
             save_checkpoint(self.net, self.dir / BEST_NAME)
+        self._keep_lowest_fah(metrics, step)
         self.options.on_progress(
             ProgressEvent("validate", step, total, f"phase {phase.index + 1}", metrics)
         )
+
+    def _keep_lowest_fah(self, metrics: dict[str, float], step: int) -> None:
+        """best_fah_step_N.weights.h5: the checkpoint with the fewest false accepts so far."""
+        fah = metrics.get(FAH_METRIC)
+        earlier = [h.get(FAH_METRIC, math.inf) for h in self.state.history[:-1]]
+        if fah is None or fah >= min(earlier, default=math.inf):
+            return
+        for old in self.dir.glob("best_fah_step_*.weights.h5"):
+            old.unlink()
+        save_checkpoint(self.net, self.dir / f"best_fah_step_{step}.weights.h5")
 
     def _mining_due(self) -> bool:
         interval = self.options.mining_interval_steps

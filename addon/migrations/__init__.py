@@ -72,7 +72,7 @@ def _v1_initial(db: sqlite3.Connection) -> None:
             time_s REAL NOT NULL
         );
         CREATE INDEX job_events_job ON job_events(job_id, id);
-        """
+        """,
     )
 
 
@@ -86,7 +86,7 @@ def _v2_recovery(db: sqlite3.Connection) -> None:
         ALTER TABLE jobs ADD COLUMN pid INTEGER;
         ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE jobs ADD COLUMN progress_offset INTEGER NOT NULL DEFAULT 0;
-        """
+        """,
     )
 
 

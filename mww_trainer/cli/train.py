@@ -32,9 +32,6 @@ def _train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.override)
     perf = config.performance
-    _configure_tensorflow(
-        perf.inter_op_parallelism, perf.intra_op_parallelism, perf.mixed_precision
-    )
     display = TrainingDisplay(Path(perf.tensorboard_log_dir))
     callbacks = [display]
     if perf.tensorboard_enabled:
@@ -62,18 +59,3 @@ def _train(args: argparse.Namespace) -> int:
     )
     return EXIT_OK
 
-
-def _configure_tensorflow(inter_op: int, intra_op: int, mixed_precision: bool) -> None:
-    import tensorflow as tf
-
-    if inter_op:
-        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    if intra_op:
-        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-    gpus = tf.config.list_physical_devices("GPU")
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)
-    if mixed_precision and gpus:
-        import keras
-
-        keras.mixed_precision.set_global_policy("mixed_float16")

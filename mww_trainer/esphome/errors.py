@@ -23,3 +23,7 @@ class ValidationError(DeployError):
     def __init__(self, message: str, *, output: tuple[str, ...] = ()):
         super().__init__(message)
         self.output = output  # ESPHome's relevant output lines, secrets redacted
+
+
+class DeployDeclined(DeployError):
+    """The user looked at the preview and said no; nothing was changed."""

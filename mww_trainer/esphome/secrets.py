@@ -7,6 +7,7 @@ plain-text password in a device file) out of ESPHome's output before showing it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,10 +46,9 @@ class Redactor:
         """Secrets of the folder plus the plain-text sensitive values in one device file."""
         values = list(secret_values(esphome_dir))
         if yaml_path is not None:
-            try:
+            # An unreadable device file has no literals to hide; ESPHome will say why.
+            with contextlib.suppress(EsphomeBridgeError):
                 values += sensitive_literals(yamlio.load_file(yaml_path))
-            except EsphomeBridgeError:
-                pass  # an unreadable device file has no literals to hide; ESPHome will say why
         return cls(values)
 
 

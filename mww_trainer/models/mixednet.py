@@ -53,7 +53,8 @@ class _BlockLayers:
         self.pointwise = layers.Conv2D(
             filters, 1, use_bias=False, kernel_regularizer=regularizer, name=f"{name}_pw"
         )
-        self.norm = layers.BatchNormalization(name=f"{name}_bn")
+        # Synchronised: with several GPUs the statistics come from the whole batch, as on one.
+        self.norm = layers.BatchNormalization(synchronized=True, name=f"{name}_bn")
         self.projection = None
         if residual and in_channels != filters:
             self.projection = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_proj")
@@ -138,7 +139,10 @@ class MixedNet:
         self.dropout = (
             layers.Dropout(arch.dropout_rate, name="dropout") if arch.dropout_rate else None
         )
-        self.head = layers.Dense(1, activation="sigmoid", kernel_regularizer=reg, name="head")
+        # float32 even under mixed precision: the probability feeds the loss and the cutoff.
+        self.head = layers.Dense(
+            1, activation="sigmoid", kernel_regularizer=reg, dtype="float32", name="head"
+        )
         self._models: dict[Mode, keras.Model] = {}
 
     def model(self, mode: Mode) -> keras.Model:

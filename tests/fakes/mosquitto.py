@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -35,7 +37,10 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self._process: subprocess.Popen | None = None
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false"]
+        # Run as whoever runs the tests: as root, mosquitto would otherwise drop to the user
+        # "mosquitto", which cannot read files under pytest's private temporary folder.
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", f"user {me}"]
         if users:
             password_file = self.workdir / "passwords"
             password_file.touch(mode=0o600)

@@ -1,4 +1,4 @@
-"""MQTT notifications against a real mosquitto on loopback: results, discovery, outages, bad credentials."""
+"""MQTT against a real mosquitto on loopback: results, discovery, outages, bad credentials."""
 
 from __future__ import annotations
 
@@ -115,8 +115,10 @@ def test_progress_is_rate_limited(broker, notifiers):
         now[0] += 3.0
         assert notifier.publish_progress(running) is False  # 4 s after the first: dropped
         now[0] += 1.5
+        wait_until(lambda: notifier.pending == 0, what="the first update to be delivered")
         later = finished(state="running", progress_percent=37.5, stage="train")
         assert notifier.publish_progress(later) is True  # 5.5 s: goes out
+        wait_until(lambda: notifier.pending == 0, what="the second update to be delivered")
         assert notifier.publish_progress(later) is False
         done = finished(state="running", progress_percent=100.0, stage="verify")
         assert notifier.publish_progress(done) is True  # 100 % always goes out

@@ -1,0 +1,185 @@
+"""create_app(settings): the aiohttp application, its shared parts (AppKeys) and middleware.
+
+Nothing here is global: everything the handlers need hangs off the application under an
+AppKey, is made in a cleanup context at start-up and closed at shutdown. This process never
+imports TensorFlow; the worker processes do the training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import shutil
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from addon import jobspec
+from addon.errors import error_middleware, error_response
+from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
+from addon.library import Library
+from addon.progress import Broadcaster
+from addon.settings import INGRESS_REMOTE, Settings
+from addon.store import Job, Store
+
+_LOGGER = logging.getLogger(__name__)
+TOKEN_COOKIE = "mww_token"
+OPEN_PATHS = ("/api/health",)  # answered without a token (a liveness probe)
+
+
+@dataclass(frozen=True)
+class User:
+    """Who made a request, from the headers Home Assistant's ingress proxy adds."""
+
+    id: str | None = None
+    name: str | None = None
+    display_name: str | None = None
+
+    @property
+    def label(self) -> str | None:
+        return self.display_name or self.name or self.id
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"id": self.id, "name": self.name, "display_name": self.display_name}
+
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+LIBRARY = web.AppKey("library", Library)
+JOBS = web.AppKey("jobs", JobManager)
+BROADCASTER = web.AppKey("broadcaster", Broadcaster)
+# Called with each job once it has ended (succeeded, failed or cancelled): add-on notifications
+# (MQTT, Home Assistant) append their coroutine functions here.
+ON_JOB_FINISHED = web.AppKey("on_job_finished", list[Callable[[Job], Awaitable[None]]])
+WORKER = web.AppKey("worker_command", tuple)
+SOCKETS = web.AppKey("websockets", weakref.WeakSet)
+DEVICE = web.AppKey("device", dict)
+USER = web.RequestKey("user", User)
+
+Plugin = Callable[[web.Application], None]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    plugins: Iterable[Plugin] = (),
+    worker_command: tuple[str, ...] = WORKER_COMMAND,
+) -> web.Application:
+    from addon import routes
+
+    app = web.Application(
+        middlewares=[error_middleware, _ingress_only(settings), _token(settings), _user]
+    )
+    app[SETTINGS] = settings
+    app[BROADCASTER] = Broadcaster()
+    app[ON_JOB_FINISHED] = []
+    app[WORKER] = worker_command
+    app[SOCKETS] = weakref.WeakSet()
+    app[DEVICE] = {}
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_job_manager)
+    app.on_shutdown.append(_close_sockets)
+    routes.setup(app)
+    for plugin in plugins:
+        plugin(app)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    tmp = settings.data_dir / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # what a crash left half-done
+    tmp.mkdir(parents=True)
+    settings.projects_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(settings.db_path)
+    app[STORE] = store
+    app[LIBRARY] = Library(
+        store, settings.projects_dir, tmp, app[BROADCASTER], settings.max_upload_bytes
+    )
+    yield
+    await store.close()
+
+
+async def _job_manager(app: web.Application) -> AsyncIterator[None]:
+    library, settings = app[LIBRARY], app[SETTINGS]
+
+    async def build_spec(job: Job, job_dir) -> dict:
+        project = await library.project(job.project_slug)
+        if job.kind == "train":
+            return await asyncio.to_thread(
+                jobspec.train_job, job.spec, project, library.layout(project), job_dir
+            )
+        return jobspec.synth_job(job.spec, project, job_dir)
+
+    hooks = JobHooks(
+        build_spec=build_spec,
+        job_dir=lambda job: library.layout(job.project_slug).job_dir(job.id),
+        finishers={"synth": library.file_synthesised},
+        on_finished=app[ON_JOB_FINISHED],
+    )
+    manager = JobManager(
+        app[STORE],
+        hooks,
+        app[BROADCASTER],
+        cancel_grace_s=settings.cancel_grace_s,
+        max_restarts=settings.max_restarts,
+        worker_command=app[WORKER],
+    )
+    app[JOBS] = manager
+    await manager.start()
+    yield
+    await manager.stop()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=1001, message=b"server shutdown")
+
+
+def _ingress_only(settings: Settings):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if settings.supervisor and request.remote != INGRESS_REMOTE:
+            _LOGGER.warning("refused a request from %s: not the ingress proxy", request.remote)
+            return error_response(
+                403, "only Home Assistant's ingress may reach this add-on; open it from the sidebar"
+            )
+        return await handler(request)
+
+    return middleware
+
+
+def _token(settings: Settings):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if not settings.token or request.path in OPEN_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.startswith("Bearer ") else None
+        from_query = request.query.get("token")
+        given = given or from_query or request.cookies.get(TOKEN_COOKIE)
+        if not given or not hmac.compare_digest(given.encode(), settings.token.encode()):
+            return error_response(
+                401, "this panel needs its access token: open it as ...?token=YOUR_TOKEN"
+            )
+        response = await handler(request)
+        if from_query and isinstance(response, web.Response):
+            # The panel's later requests (and its websocket) carry the cookie instead.
+            response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="Strict")
+        return response
+
+    return middleware
+
+
+@web.middleware
+async def _user(request: web.Request, handler):
+    headers = request.headers
+    request[USER] = User(
+        id=headers.get("X-Remote-User-Id") or None,
+        name=headers.get("X-Remote-User-Name") or None,
+        display_name=headers.get("X-Remote-User-Display-Name") or None,
+    )
+    return await handler(request)

@@ -1,0 +1,171 @@
+"""From a user's request to the worker's job.json: presets, overrides and the project's paths.
+
+A request is checked when it is made (so the user sees config errors at once); the job.json
+is written when the job first starts, from the same request, and kept for every restart so
+a resumed run uses exactly the configuration it began with.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML, YAMLError
+
+from addon.errors import bad_request
+from addon.store import Project, ProjectLayout
+from mww_trainer.config import (
+    PRESET_NAMES,
+    config_to_dict,
+    deep_merge,
+    load_config_dict,
+    load_preset_dict,
+)
+
+# Keys the add-on sets from the project and the job folder; an override may not change them.
+MANAGED_KEYS = {
+    "paths": None,  # the whole section
+    "augmentation": ("background_paths", "impulse_paths"),
+    "performance": ("tensorboard_log_dir", "profile_output_dir"),
+    "export": ("wake_word", "author", "website", "trained_languages"),
+}
+MAX_OVERRIDES_CHARS = 20000
+# Synthesis requests: the panel's fields and their bounds (the worker checks the rest).
+SYNTH_FIELDS = {
+    "positives": (0, 5000),
+    "hard_negatives": (0, 5000),
+    "ambient_minutes": (0, 240),
+    "background": (0, 200),
+    "rirs": (0, 200),
+    "seed": (0, 2**31 - 1),
+}
+
+
+def parse_overrides(text: str | dict | None) -> dict[str, Any]:
+    """YAML or JSON text (or an already-parsed mapping) of config overrides."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return {}
+    if isinstance(text, dict):
+        data: Any = text
+    elif not isinstance(text, str) or len(text) > MAX_OVERRIDES_CHARS:
+        raise bad_request(
+            f"overrides: give YAML or JSON text of at most {MAX_OVERRIDES_CHARS} characters"
+        )
+    else:
+        try:
+            data = YAML(typ="safe", pure=True).load(text)
+        except YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise bad_request(f"overrides: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise bad_request(
+            "overrides: expected a mapping of sections, e.g. 'training: {batch_size: 64}'"
+        )
+    for section, keys in MANAGED_KEYS.items():
+        given = data.get(section)
+        if given is None:
+            continue
+        taken = (
+            list(given)
+            if keys is None and isinstance(given, dict)
+            else [k for k in (keys or ()) if isinstance(given, dict) and k in given]
+        )
+        if taken or (keys is None and not isinstance(given, dict)):
+            names = ", ".join(f"{section}.{k}" for k in taken) or section
+            raise bad_request(
+                f"overrides: {names} is set by the add-on (from the wake word and the job "
+                "folder); leave it out"
+            )
+    return data
+
+
+def train_request(data: dict[str, Any], default_preset: str) -> dict[str, Any]:
+    """The stored request of a training job: preset and parsed overrides."""
+    preset = data.get("preset") or default_preset
+    if preset not in PRESET_NAMES:
+        raise bad_request(f"preset: {preset!r} is not one of {', '.join(PRESET_NAMES)}")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise bad_request(f"seed: {seed!r} is not allowed (a non-negative integer)")
+    return {"preset": preset, "overrides": parse_overrides(data.get("overrides")), "seed": seed}
+
+
+def train_job(request: dict[str, Any], project: Project, layout: ProjectLayout, job_dir: Path):
+    """job.json for the worker; raises the config loader's ConfigError for bad overrides."""
+    dataset = layout.dataset
+    managed = {
+        "paths": {
+            "positive_dir": str(layout.label_dir("positive")),
+            "negative_dir": str(layout.label_dir("negative")),
+            "hard_negative_dir": str(layout.label_dir("hard_negative")),
+            "background_dir": str(layout.label_dir("background")),
+            "rir_dir": str(layout.label_dir("rir")),
+            "processed_dir": str(layout.processed),
+            "checkpoint_dir": str(job_dir / "checkpoints"),
+            "export_dir": str(job_dir / "export"),
+        },
+        "augmentation": {
+            "background_paths": [str(dataset / "background")],
+            "impulse_paths": [str(dataset / "rirs")],
+        },
+        "performance": {
+            "tensorboard_log_dir": str(job_dir / "logs"),
+            "profile_output_dir": str(job_dir / "profiles"),
+        },
+        "export": {
+            "wake_word": project.phrase,
+            "author": project.author,
+            "website": project.website,
+            "trained_languages": [project.language],
+        },
+    }
+    merged = deep_merge(
+        deep_merge(load_preset_dict(request["preset"]), request["overrides"]), managed
+    )
+    config = load_config_dict(merged, source=f"preset {request['preset']} + your overrides")
+    return {
+        "kind": "train",
+        "config": config_to_dict(config),
+        "model_name": project.slug,
+        "seed": request.get("seed", 0),
+    }
+
+
+def synth_request(data: dict[str, Any]) -> dict[str, Any]:
+    """Counts to synthesise; a count left out is 0 (never the library's large defaults)."""
+    out: dict[str, Any] = {}
+    for name, (low, high) in SYNTH_FIELDS.items():
+        value = data.get(name)
+        if value is None or value == "":
+            value = 0
+        integral = name != "ambient_minutes"
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and integral:
+            ok = float(value).is_integer()
+        if not ok or not low <= value <= high:
+            kind = "a whole number" if integral else "a number"
+            raise bad_request(f"{name}: {value!r} is not allowed ({kind} from {low} to {high})")
+        out[name] = int(value) if integral else float(value)
+    if not any(out[name] for name in SYNTH_FIELDS if name != "seed"):
+        raise bad_request("nothing to generate: give a count of positives, hard negatives, ...")
+    return out
+
+
+def synth_job(request: dict[str, Any], project: Project, job_dir: Path) -> dict[str, Any]:
+    options = {
+        **request,
+        "phrase": project.phrase,
+        "language": project.language.split("-")[0],
+        "out_dir": str(job_dir / "synth"),
+        "force": True,  # a restarted job writes its own folder again
+    }
+    return {"kind": "synth", "synth": options}
+
+
+def dump(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, indent=1, sort_keys=True) + "\n"

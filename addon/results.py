@@ -1,0 +1,50 @@
+"""A trained job's download: the model, its manifest and an ESPHome snippet in one zip."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+from addon.errors import UserError
+from addon.store import Job
+
+DET_NAME = "det.png"  # a DET curve, when the worker (or a later step) draws one
+EXPORT_DIR = "export"
+
+
+def esphome_snippet(job: Job, phrase: str) -> str:
+    slug = job.project_slug
+    return (
+        f"# {phrase}: trained with mww-trainer (job {job.id}).\n"
+        f"# 1. Unzip this archive into your ESPHome configuration folder as wake_words/{slug}/\n"
+        "# 2. Add the model to the device's micro_wake_word section:\n"
+        "micro_wake_word:\n"
+        "  models:\n"
+        f"    - model: wake_words/{slug}/manifest.json\n"
+    )
+
+
+def model_zip(job: Job, job_dir: Path, tmp_dir: Path) -> Path:
+    export = job_dir / EXPORT_DIR
+    tflite = export / f"{job.project_slug}.tflite"
+    manifest = export / "manifest.json"
+    missing = [p.name for p in (tflite, manifest) if not p.is_file()]
+    if missing:
+        raise UserError(410, f"job {job.id}: {', '.join(missing)} no longer on disk")
+    phrase = json.loads(manifest.read_text("utf-8")).get("wake_word", job.project_slug)
+    result = {k: v for k, v in (job.result or {}).items() if k not in ("tflite", "manifest")}
+    out = tmp_dir / f"model_{job.id}_{uuid.uuid4().hex}.zip"
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(tflite, tflite.name)
+            archive.write(manifest, "manifest.json")
+            archive.writestr("esphome.yaml", esphome_snippet(job, phrase))
+            archive.writestr("result.json", json.dumps(result, indent=1, default=str))
+            if (job_dir / DET_NAME).is_file():
+                archive.write(job_dir / DET_NAME, DET_NAME)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return out

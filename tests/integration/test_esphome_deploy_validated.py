@@ -1,0 +1,173 @@
+"""deploy with the real verifier and the real `esphome config`, then the real code generator:
+the model's bytes and its quantised cutoff end up in the generated main.cpp."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mww_trainer.cli.esphome import main
+from mww_trainer.esphome import (
+    DeployOptions,
+    ValidationError,
+    deploy,
+    find_device,
+)
+from mww_trainer.esphome.runner import ESPHOME_COMMAND
+from mww_trainer.verify import verify_model
+
+pytestmark = pytest.mark.integration
+pytest.importorskip("esphome")
+
+deploy_module = importlib.import_module("mww_trainer.esphome.deploy")
+SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
+
+
+_VERIFIED: dict[str, object] = {}
+
+
+def cached_verify(path: Path):
+    """The real verifier, run once per manifest + model content (it takes seconds)."""
+    path = Path(path)
+    manifest = path.read_bytes()
+    model = (path.parent / json.loads(manifest)["model"]).read_bytes()
+    key = hashlib.sha256(manifest + model).hexdigest()
+    if key not in _VERIFIED:
+        _VERIFIED[key] = verify_model(path)
+    return _VERIFIED[key]
+
+
+@pytest.fixture(scope="session")
+def official_models() -> Path:
+    package = pytest.importorskip("pymicro_wakeword")
+    return Path(package.__file__).parent / "models"
+
+
+@pytest.fixture
+def folder(tmp_path: Path, official_models: Path) -> Path:
+    target = tmp_path / "esphome"
+    shutil.copytree(SATELLITE, target)
+    (target / "models").mkdir()
+    for suffix in (".json", ".tflite"):
+        shutil.copy(official_models / f"okay_nabu{suffix}", target / "models")
+    return target
+
+
+@pytest.fixture
+def manifest(tmp_path: Path, official_models: Path) -> Path:
+    export = tmp_path / "export"
+    export.mkdir()
+    for suffix in (".json", ".tflite"):
+        shutil.copy(official_models / f"hey_jarvis{suffix}", export)
+    return export / "hey_jarvis.json"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock" and ".esphome" not in p.parts
+    }
+
+
+def test_deploy_validates_and_the_firmware_source_holds_the_model(folder, manifest, monkeypatch):
+    monkeypatch.setattr(deploy_module, "verify_model", cached_verify)  # real, run once
+    device = find_device(folder, "kitchen")
+    result = deploy(manifest, device, folder)  # default options: verify + esphome config
+
+    assert result.validated and result.model_ids == ("hey_jarvis", "okay_nabu")
+    assert any("first of 2 models" in w for w in result.warnings)
+
+    proc = subprocess.run(
+        [*ESPHOME_COMMAND, "compile", "--only-generate", str(folder / "kitchen.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    main_cpp = (
+        folder / ".esphome" / "build" / "kitchen-satellite" / "src" / "main.cpp"
+    ).read_text()
+    calls = dict(
+        re.findall(r'WakeWordModel\("(\w+)", \w+, (\d+, \d+, "[^"]+", \d+, \w+)', main_cpp)
+    )
+    # cutoff int(0.97 * 255) = 247, window 5, arena 22860, enabled on first boot
+    assert calls["hey_jarvis"] == '247, 5, "Hey Jarvis", 22860, true'
+    assert calls["okay_nabu"] == '216, 5, "Okay Nabu", 37000, false'
+    model = (manifest.with_suffix(".tflite")).read_bytes()
+    for start in (0, len(model) // 2, len(model) - 64):
+        run = ", ".join(f"0x{b:02X}" for b in model[start : start + 64])
+        assert run in main_cpp
+
+
+def test_esphome_rejecting_the_edit_rolls_back_byte_for_byte(folder, manifest):
+    """The device's own model uses 20 ms feature steps; ours uses 10: ESPHome says no."""
+    legacy = json.loads((folder / "models" / "okay_nabu.json").read_text())
+    legacy["micro"]["feature_step_size"] = 20
+    (folder / "models" / "okay_nabu.json").write_text(json.dumps(legacy))
+    before = snapshot(folder)
+
+    with pytest.raises(ValidationError) as err:
+        deploy(
+            manifest,
+            find_device(folder, "kitchen"),
+            folder,
+            options=DeployOptions(verifier=cached_verify),
+        )
+
+    assert "Cannot load models with different features step sizes" in str(err.value)
+    assert snapshot(folder) == before  # YAML byte-for-byte, no wake_words/, no backup
+    assert not (folder / "wake_words").exists()
+    assert not list((folder / ".mww-backups").glob("kitchen.*"))
+
+
+def test_a_failing_validator_command_rolls_back(folder, manifest):
+    before = snapshot(folder)
+    failing = ("sh", "-c", 'echo "Failed config"; echo "  boom: not today"; exit 2', "esphome")
+    options = DeployOptions(verifier=cached_verify, esphome_command=failing)
+    with pytest.raises(ValidationError, match="boom: not today"):
+        deploy(manifest, find_device(folder, "kitchen"), folder, options=options)
+    assert snapshot(folder) == before
+
+
+def test_cli_preview_decline_accept_and_undo(folder, manifest, monkeypatch, capsys):
+    monkeypatch.setattr(deploy_module, "verify_model", cached_verify)
+    original = (folder / "kitchen.yaml").read_bytes()
+    args = ["deploy", str(manifest), "--device", "kitchen-satellite", "--esphome-dir", str(folder)]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "+  mww_hey_jarvis: !include wake_words/hey_jarvis/hey_jarvis.package.yaml" in out.out
+    assert "[y/N]" in out.out and "not deployed" in out.err
+    assert (folder / "kitchen.yaml").read_bytes() == original
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Deployed 'hey_jarvis' to kitchen-satellite" in out
+    assert "esphome config: valid" in out and "warning: 'hey_jarvis' is now the first" in out
+
+    assert main([*args, "--yes"]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+
+    assert main(["undo", "--device", "kitchen", "--esphome-dir", str(folder)]) == 0
+    assert "restored byte-for-byte" in capsys.readouterr().out
+    assert (folder / "kitchen.yaml").read_bytes() == original
+
+
+def test_cli_refuses_an_incompatible_model(folder, manifest, capsys):
+    broken = manifest.with_suffix(".tflite")
+    broken.write_bytes(broken.read_bytes()[:1000])  # truncated flatbuffer
+    args = ["deploy", str(manifest), "--device", "kitchen", "--esphome-dir", str(folder), "--yes"]
+    assert main(args) == 2
+    assert "not deployed, ESPHome could not run it" in capsys.readouterr().err
