@@ -16,9 +16,9 @@ from aiohttp import web
 from addon.app import Plugin, create_app
 from addon.settings import Settings, SettingsError
 
-# Optional modules (packaging's MQTT and Supervisor clients) that hook into the app: each may
-# expose setup(app), which can append to app[ON_JOB_FINISHED] or add a cleanup context.
-OPTIONAL_PLUGINS = ("addon.supervisor", "addon.mqtt")
+# Modules that hook into the app (MQTT and Home Assistant notifications): each exposes
+# setup(app), which may add a cleanup context and append to app[ON_JOB_FINISHED].
+OPTIONAL_PLUGINS = ("addon.notify",)
 _LEVELS = {"trace": logging.DEBUG, "notice": logging.INFO, "fatal": logging.CRITICAL}
 
 

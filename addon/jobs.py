@@ -121,6 +121,8 @@ class JobManager:
             return job
         run.cancelled = True
         await self._terminate(run)
+        if run.watcher is not None:  # let it record the final state before answering
+            await asyncio.shield(run.watcher)
         return await self.store.get_job(job_id)
 
     def progress(self, job_id: int) -> dict[str, Any] | None:
@@ -248,7 +250,9 @@ class JobManager:
                 return "failed", getattr(exc, "message", str(exc)), result
         return "succeeded", None, result
 
-    async def _ended(self, job: Job) -> None:
+    async def _ended(self, job: Job | None) -> None:
+        if job is None:  # its project was deleted meanwhile
+            return
         await self._publish_job(job)
         for callback in self.hooks.on_finished:
             try:

@@ -7,6 +7,7 @@ a crash leaves either both or a file without a row (harmless, never a row withou
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import uuid
@@ -35,6 +36,7 @@ RECOMMENDED = {
     "negative": (1000, 10000),
     "hard_negative": (50, 500),
 }
+SYNTH_MANIFEST = "synth_manifest.json"  # mww_trainer.synth's MANIFEST_NAME (its import is heavy)
 SYNTH_FOLDERS = {
     "positive": "positive",
     "hard_negative": "hard_negative",
@@ -181,17 +183,19 @@ class Library:
         out_dir = layout.job_dir(job.id) / "synth"
 
         def move() -> list[NewSample]:
+            voices = _synth_voices(out_dir)
             new = []
             for label, folder in SYNTH_FOLDERS.items():
                 for path in sorted((out_dir / folder).rglob("*.wav")):
-                    voice = path.parent.name if label == "positive" else "voices"
+                    voice = voices.get(path.relative_to(out_dir).as_posix())
+                    speaker = f"synth {voice}" if voice else "synthetic"
                     clip = prepare_clip(path, label)
                     new.append(
                         file_clip(
                             layout,
                             clip,
                             label=label,
-                            speaker=f"synth {voice}",
+                            speaker=speaker,
                             source="synthetic",
                             user=job.created_by,
                         )
@@ -264,6 +268,19 @@ class Library:
             raise
         self.broadcaster.publish({"type": "projects"})
         return project
+
+
+def _synth_voices(out_dir: Path) -> dict[str, str]:
+    """The espeak voice of each synthesised clip (its speaker), from the synth manifest."""
+    try:
+        manifest = json.loads((out_dir / SYNTH_MANIFEST).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {
+        entry["path"]: entry["voice"]
+        for entry in manifest.get("files", [])
+        if isinstance(entry, dict) and entry.get("voice") and entry.get("path")
+    }
 
 
 def _unlink(path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from addon.errors import UserError, bad_request
+from addon.errors import bad_request
 from addon.store import LABELS, NewSample, ProjectLayout
 from mww_trainer import constants
 from mww_trainer.audio import probe_audio, read_audio, trim_silence, write_wav
@@ -187,7 +187,3 @@ def clip_or_reason(path: Path, label: str, *, trim: bool, shown_as: str) -> Clip
         return prepare_clip(path, label, trim=trim)
     except AudioError as exc:
         return f"{shown_as}: {str(exc).split(': ', 1)[-1]}"
-
-
-def refuse_unreadable(reason: str) -> UserError:
-    return UserError(415, f"{reason}")

@@ -45,7 +45,8 @@ class Settings:
     mqtt_username: str | None = None
     mqtt_password: str | None = field(default=None, repr=False)
     mqtt_topic_prefix: str = "mww_trainer"
-    homeassistant_api: bool = False
+    homeassistant_api: bool = False  # may call Home Assistant's Core API through the Supervisor
+    homeassistant_notifications: bool = True  # tell Home Assistant when a job ends (needs HA)
     default_preset: str = "standard"
     max_upload_mb: int = 200
     # Set by from_options_file: requests are served only from the ingress proxy.
@@ -150,7 +151,8 @@ def _check(s: Settings) -> None:
         need(name, _is_int(value) and 1 <= value <= 65535, "a port number 1-65535")
     need("max_upload_mb", _is_int(s.max_upload_mb) and s.max_upload_mb >= 1, "megabytes, >= 1")
     need("default_preset", s.default_preset in PRESET_NAMES, " / ".join(PRESET_NAMES))
-    need("homeassistant_api", isinstance(s.homeassistant_api, bool), "true or false")
+    for name in ("homeassistant_api", "homeassistant_notifications"):
+        need(name, isinstance(getattr(s, name), bool), "true or false")
     prefix_ok = isinstance(s.mqtt_topic_prefix, str) and bool(
         _TOPIC_PREFIX.match(s.mqtt_topic_prefix)
     )
@@ -200,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--mqtt-password")
     add("--mqtt-topic-prefix")
     add("--homeassistant-api", action=argparse.BooleanOptionalAction, default=None)
+    add("--homeassistant-notifications", action=argparse.BooleanOptionalAction, default=None)
     add("--default-preset", choices=PRESET_NAMES)
     add("--max-upload-mb", type=int, help="largest upload accepted, in MiB (default 200)")
     return parser

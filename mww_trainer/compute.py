@@ -34,12 +34,16 @@ def gpu_names() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return [line.split(":", 1)[1].split("(")[0].strip() for line in out.splitlines()
-            if line.startswith("GPU ")]
+    return [
+        line.split(":", 1)[1].split("(")[0].strip()
+        for line in out.splitlines()
+        if line.startswith("GPU ")
+    ]
 
 
 def setup_compute(performance: PerformanceConfig) -> Compute:
@@ -52,10 +56,8 @@ def setup_compute(performance: PerformanceConfig) -> Compute:
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         tf.config.experimental.set_memory_growth(gpu, True)
-    if len(gpus) > 1:
-        strategy = tf.distribute.MirroredStrategy()
-    else:
-        strategy = tf.distribute.get_strategy()
+    many = len(gpus) > 1
+    strategy = tf.distribute.MirroredStrategy() if many else tf.distribute.get_strategy()
     names = gpu_names() or [g.name for g in gpus]
     device = f"{len(names)} × {names[0]}" if len(names) > 1 else (names[0] if names else "CPU")
     return Compute(strategy, bool(performance.mixed_precision and gpus), device)

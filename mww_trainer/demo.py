@@ -166,7 +166,8 @@ def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progre
 def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[int, int]:
     """Streams the test split's positives through TFLite-Micro as the device would."""
     from mww_trainer.audio import read_audio
-    from mww_trainer.detection import cutoff_to_u8, detect
+    from mww_trainer.detection import cutoff_to_u8
+    from mww_trainer.evaluate import heard
     from mww_trainer.features import features_to_device_int8
     from mww_trainer.ingest import Role, Split
     from mww_trainer.pipeline import load_dataset
@@ -181,10 +182,6 @@ def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[i
         usable = len(seq) // 3 * 3
         slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
         outputs = run_stream_tflm(model, slices)
-        found = detect(
-            np.asarray(outputs),
-            cutoff_u8=cutoff_to_u8(cutoff),
-            window=config.export.sliding_window_size,
-        )
+        found = heard(np.asarray(outputs), cutoff_to_u8(cutoff), config.export.sliding_window_size)
         hits += bool(len(found))
     return hits, len(clips)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mww_trainer import constants
 from mww_trainer.detection import SLICE_S, cutoff_to_u8, detect
 
 # Area under recall vs FA/h is taken from 0 to this many false accepts per hour.
@@ -42,13 +43,25 @@ def hours(outputs: list[np.ndarray]) -> float:
     return sum(len(o) for o in outputs) * SLICE_S / 3600.0
 
 
+def heard(outputs: np.ndarray, cutoff_u8: int, window: int) -> np.ndarray:
+    """Detections in one scored recording, which starts like a device that just loaded the
+    model: the first 100 slices (3 s) cannot fire, as on the ESP32. It also keeps the
+    frontend's start-up transient, which a listening device never shows, out of the counts."""
+    return detect(
+        outputs,
+        cutoff_u8=cutoff_u8,
+        window=window,
+        initial_cooldown=constants.IGNORE_SLICES_AFTER_DETECTION,
+    )
+
+
 def count_detected(outputs: list[np.ndarray], cutoff_u8: int, window: int) -> int:
     """Clips in which the device fires at least once (each scored from a listening device)."""
-    return sum(1 for o in outputs if len(detect(o, cutoff_u8=cutoff_u8, window=window)))
+    return sum(1 for o in outputs if len(heard(o, cutoff_u8, window)))
 
 
 def count_false_accepts(outputs: list[np.ndarray], cutoff_u8: int, window: int) -> int:
-    return sum(len(detect(o, cutoff_u8=cutoff_u8, window=window)) for o in outputs)
+    return sum(len(heard(o, cutoff_u8, window)) for o in outputs)
 
 
 def sweep(

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from mww_trainer.config.types import Config
-from mww_trainer.detection import SLICE_S, cutoff_to_u8, detect
+from mww_trainer.detection import SLICE_S, cutoff_to_u8
 from mww_trainer.evaluate import (
     OperatingPoint,
     Sweep,
     average_viable_recall,
+    heard,
     recall_at_fa,
     recommend,
     sweep,
@@ -110,12 +111,12 @@ def analysis(outputs: Outputs, clips, ambient_clips, cutoff: float, window: int)
     missed = [
         clip.relpath
         for clip, out in zip(clips, outputs.positives, strict=True)
-        if not len(detect(out, cutoff_u8=c, window=window))
+        if not len(heard(out, c, window))
     ]
     false_accepts = [
         f"{clip.relpath} at {i * SLICE_S:.1f} s"
         for clip, out in zip(ambient_clips, outputs.ambient, strict=True)
-        for i in detect(out, cutoff_u8=c, window=window)
+        for i in heard(out, c, window)
     ]
     return {"missed": missed, "false_accepts": false_accepts}
 

@@ -168,14 +168,17 @@ class QuantisationError:
     """How far the int8 model's uint8 outputs stray from the float model's, in output steps."""
 
     mean_abs: float
-    max_abs: int
+    p99_abs: float
+    float_peak: int  # highest output of the float model on the calibration stream
+    int8_peak: int  # highest output of the int8 model on the same stream
     slices: int
 
 
-# A calibration that missed the wake word's range clips the output (e.g. at 128 = 0.5):
-# errors of that size mean the file would not behave like the model that was evaluated.
-MAX_QUANTISATION_ERROR = 48  # of 255 output steps, on any one slice
-MAX_MEAN_QUANTISATION_ERROR = 6.0
+# A sharp model may differ a lot on single slices where its output jumps; what must hold
+# is the average, and that the int8 file can still say "yes" as loudly as the float model.
+# A calibration that missed the wake word clips the output (e.g. at 128 = 0.5).
+MAX_MEAN_QUANTISATION_ERROR = 6.0  # of 255 output steps
+MAX_PEAK_LOSS = 64
 
 
 def quantisation_error(net: MixedNet, data: bytes, slices: np.ndarray) -> QuantisationError:
@@ -189,20 +192,25 @@ def quantisation_error(net: MixedNet, data: bytes, slices: np.ndarray) -> Quanti
     reference = sequence_outputs(net, frames)
     warm = np.flatnonzero(reference)  # sequence scoring reports 0 until a window is full
     start = int(warm[0]) if len(warm) else len(reference)
-    diff = np.abs(quantised[start:].astype(int) - reference[start:].astype(int))
-    if not len(diff):
-        return QuantisationError(0.0, 0, 0)
-    return QuantisationError(float(diff.mean()), int(diff.max()), len(diff))
+    q, r = quantised[start:].astype(int), reference[start:].astype(int)
+    if not len(q):
+        return QuantisationError(0.0, 0.0, 0, 0, 0)
+    diff = np.abs(q - r)
+    return QuantisationError(
+        float(diff.mean()), float(np.percentile(diff, 99)), int(r.max()), int(q.max()), len(diff)
+    )
 
 
 def check_quantisation(net: MixedNet, data: bytes, slices: np.ndarray) -> QuantisationError:
     error = quantisation_error(net, data, slices)
-    if error.max_abs > MAX_QUANTISATION_ERROR or error.mean_abs > MAX_MEAN_QUANTISATION_ERROR:
+    clipped = error.int8_peak < error.float_peak - MAX_PEAK_LOSS
+    if error.mean_abs > MAX_MEAN_QUANTISATION_ERROR or clipped:
         raise ExportError(
-            f"the int8 model's output differs from the trained model's by up to {error.max_abs}"
-            f"/255 (mean {error.mean_abs:.1f}) over {error.slices} slices: quantisation was "
-            "calibrated on audio unlike what the model reacts to. Export with the dataset the "
-            "model was trained on (paths.positive_dir must hold wake-word clips)."
+            f"the int8 model does not behave like the trained model on {error.slices} slices "
+            f"of real audio (mean difference {error.mean_abs:.1f}/255, highest output "
+            f"{error.int8_peak} vs {error.float_peak}): quantisation was calibrated on audio "
+            "unlike what the model reacts to. Export with the dataset the model was trained "
+            "on (paths.positive_dir must hold wake-word clips)."
         )
     return error
 

@@ -32,6 +32,11 @@ NEGATIVE_HOP_FRAMES = 9  # 90 ms between negative window starts
 # Padding around a clip scored as the device hears it: the model needs a full window of
 # history before its first output, plus some audio after the word.
 SCORING_TAIL_S = 1.0
+# Before a scored clip: the 3 s a device ignores after loading the model, and some more.
+SCORING_LEAD_S = 3.5
+# Before a training clip: time for the frontend's noise estimate to settle, so that no
+# training window holds its start-up transient (a shortcut the model would learn).
+WARMUP_S = 2.0
 TRAIN_TAIL_S = 0.2  # the guide's jitter: the word ends about 0.2 s before the window's end
 
 
@@ -68,11 +73,19 @@ def _augmented_windows(task: tuple[str, int, int, int]) -> list[np.ndarray]:
     out = []
     for variant in range(variants):
         if augmenter is None:
-            audio = on_bed(samples, _window_samples(frames), TRAIN_TAIL_S, _worker.get("bed"))
+            lead = _window_samples(frames) + _warmup_samples()
+            audio = on_bed(samples, lead, TRAIN_TAIL_S, _worker.get("bed"))
         else:
-            audio = augmenter.augment(samples, augmenter.rng_for(index * 1000 + variant))
+            total = max(augmenter.window_samples, _window_samples(frames) + _warmup_samples())
+            audio = augmenter.augment(
+                samples, augmenter.rng_for(index * 1000 + variant), target_samples=total
+            )
         out.append(raw_from_features(compute_features(audio))[-frames:])
     return out
+
+
+def _warmup_samples() -> int:
+    return int(WARMUP_S * constants.SAMPLE_RATE_HZ)
 
 
 def _window_samples(frames: int) -> int:
@@ -120,8 +133,9 @@ def clip_windows(
 
 
 def device_sequence(samples: np.ndarray, frames: int, bed: np.ndarray | None) -> np.ndarray:
-    """Features of a short clip with a full model window of room noise before it."""
-    return compute_features(on_bed(samples, _window_samples(frames), SCORING_TAIL_S, bed))
+    """Features of a short clip after seconds of room noise, as a listening device hears it."""
+    lead = max(_window_samples(frames), int(SCORING_LEAD_S * constants.SAMPLE_RATE_HZ))
+    return compute_features(on_bed(samples, lead, SCORING_TAIL_S, bed))
 
 
 def build_training_set(

@@ -128,8 +128,13 @@ async def _probe_gpu() -> str | None:
         process = await asyncio.create_subprocess_exec(
             binary, "-L", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
+    except OSError:
+        return None
+    try:
         out, _ = await asyncio.wait_for(process.communicate(), 10)
-    except (OSError, TimeoutError):
+    except TimeoutError:
+        process.kill()
+        await process.wait()
         return None
     names = [
         m.group(1) for m in re.finditer(r"GPU \d+: (.+?) \(UUID", out.decode(errors="replace"))

@@ -188,7 +188,7 @@ function samplesTab(ctx) {
     const query = filter.value ? `?label=${filter.value}` : '';
     const { samples } = await api(`api/projects/${ctx.slug}/samples${query}`);
     table.replaceChildren(h('tr', {}, ['#', 'Kind', 'Speaker', 'Source', 'Length', 'Warnings', ''].map((t) => h('th', { text: t }))),
-      samples.slice().reverse().map((s) => h('tr', { 'data-id': s.id, class: 'sample' },
+      ...samples.slice().reverse().map((s) => h('tr', { 'data-id': s.id, class: 'sample' },
         h('td', { text: s.id }), h('td', { text: LABEL_NAMES[s.label] }), h('td', { text: s.speaker }),
         h('td', { text: s.source }), h('td', { class: 'duration', text: seconds(s.duration_s) }),
         h('td', {}, s.flags.map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f }))),
@@ -292,7 +292,8 @@ function recordTab(ctx) {
       const sample = added[0];
       const item = takeItem(sample);
       if (replace) replace.replaceWith(item); else { takes.prepend(item); done += 1; }
-      const warn = sample.flags.length ? ` (${sample.flags.map((f) => FLAG_TEXT[f] || f).join(', ')}: re-take?)` : '';
+      const problems = sample.flags.filter((f) => f !== 'converted');
+      const warn = problems.length ? ` (${problems.map((f) => FLAG_TEXT[f] || f).join(', ')}: re-take?)` : '';
       prompt.textContent = `Saved ${seconds(sample.duration_s)}${warn}.`;
     } catch (err) {
       prompt.textContent = `Not saved: ${err.message}`;
@@ -304,7 +305,7 @@ function recordTab(ctx) {
   function takeItem(sample) {
     const item = h('li', { 'data-id': sample.id },
       h('span', { text: `#${sample.id} · ${seconds(sample.duration_s)} ` }),
-      sample.flags.map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f })),
+      sample.flags.filter((f) => f !== 'converted').map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f })),
       h('button', { class: 'small', onclick: () => new Audio(`api/projects/${ctx.slug}/samples/${sample.id}/audio`).play() }, '▶ Play'),
       h('button', { class: 'small retake', onclick: async () => {
         await api(`api/projects/${ctx.slug}/samples/${sample.id}?confirm=${sample.id}`, { method: 'DELETE' });
@@ -335,8 +336,8 @@ function uploadTab(ctx) {
     showError(error, null);
     try {
       const { added, skipped } = await api(`api/projects/${ctx.slug}/samples`, { method: 'POST', form });
-      out.replaceChildren(h('p', { text: `Added ${added.length} clip(s).` }),
-        skipped.length ? h('ul', {}, skipped.map((s) => h('li', { class: 'muted', text: s }))) : null);
+      out.replaceChildren(h('div', {}, h('p', { text: `Added ${added.length} clip(s).` }),
+        skipped.length ? h('ul', {}, skipped.map((s) => h('li', { class: 'muted', text: s }))) : null));
     } catch (err) { showError(error, err); }
     button.disabled = false;
   });

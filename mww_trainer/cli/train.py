@@ -58,4 +58,3 @@ def _train(args: argparse.Namespace) -> int:
         + (f" --override {args.override}" if args.override else "")
     )
     return EXIT_OK
-

@@ -31,7 +31,10 @@ asyncio.run(main())
 
 def test_the_web_process_never_imports_tensorflow():
     out = subprocess.run(
-        [sys.executable, "-c", WEB_PROCESS_SCRIPT], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", WEB_PROCESS_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=Path(__file__).parents[2],
     )
     assert out.returncode == 0, out.stderr

@@ -20,7 +20,7 @@ def test_from_args_defaults_to_loopback(tmp_path: Path):
 
 
 def test_binding_elsewhere_needs_a_token(tmp_path: Path):
-    with pytest.raises(SettingsError, match="host: listening on 0.0.0.0.*--token"):
+    with pytest.raises(SettingsError, match=r"host: listening on 0\.0\.0\.0.*--token"):
         Settings.from_args(["--data-dir", str(tmp_path), "--host", "0.0.0.0"], environ={})
     token = "t" * 20
     settings = Settings.from_args(
@@ -40,6 +40,7 @@ def test_options_file_maps_every_option(tmp_path: Path):
         "mqtt_password": "secret",
         "mqtt_topic_prefix": "wake/trainer",
         "homeassistant_api": True,
+        "homeassistant_notifications": False,
         "default_preset": "fast_test",
         "max_upload_mb": 50,
     }
@@ -52,6 +53,18 @@ def test_options_file_maps_every_option(tmp_path: Path):
     assert settings.max_upload_bytes == 50 * 2**20
     assert (settings.mqtt_host, settings.default_preset) == ("core-mosquitto", "fast_test")
     assert "secret" not in repr(settings)
+    assert settings.homeassistant_api and not settings.homeassistant_notifications
+
+
+def test_the_packaged_default_options_load(tmp_path: Path):
+    """The options config.yaml ships with, as the Supervisor writes them to options.json."""
+    from ruamel.yaml import YAML
+
+    config = YAML(typ="safe").load((Path(__file__).parents[2] / "config.yaml").read_text())
+    path = tmp_path / "options.json"
+    path.write_text(json.dumps(config["options"]))
+    settings = Settings.from_options_file(path, {"SUPERVISOR_TOKEN": "abc"})
+    assert settings.default_preset in ("fast_test", "standard", "max_quality")
 
 
 @pytest.mark.parametrize(

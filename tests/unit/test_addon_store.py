@@ -13,8 +13,14 @@ from addon.store import NewSample, Store
 
 pytestmark = pytest.mark.asyncio
 
-PROJECT = {"slug": "hey_computer", "phrase": "hey computer", "language": "en", "author": "me",
-           "website": None, "created_by": "Alice"}
+PROJECT = {
+    "slug": "hey_computer",
+    "phrase": "hey computer",
+    "language": "en",
+    "author": "me",
+    "website": None,
+    "created_by": "Alice",
+}
 
 
 def _version_1_database(path: Path) -> None:
@@ -70,7 +76,9 @@ async def test_projects_samples_jobs_and_events(tmp_path: Path):
         project = await store.create_project(dict(PROJECT))
         with pytest.raises(UserError, match="already exists"):
             await store.create_project(dict(PROJECT))
-        sample = NewSample("positive", "Alice", "browser", 1.25, ("silent",), "dataset/a.wav", "f00")
+        sample = NewSample(
+            "positive", "Alice", "browser", 1.25, ("silent",), "dataset/a.wav", "f00"
+        )
         [row] = await store.add_samples(project.id, [sample])
         assert (await store.find_sha(project.id, "f00")).id == row.id
         counts = await store.sample_counts(project.id)

@@ -11,9 +11,16 @@ SLICES_PER_HOUR = 120_000  # 30 ms slices
 
 
 def wake(peak: int) -> np.ndarray:
-    out = np.zeros(60, np.uint8)
-    out[30:36] = peak
+    """A clip scored from a device that just loaded the model: the word comes after 3 s."""
+    out = np.zeros(200, np.uint8)
+    out[130:136] = peak
     return out
+
+
+def test_nothing_fires_in_the_first_three_seconds_of_a_recording():
+    early = np.zeros(200, np.uint8)
+    early[20:26] = 255
+    assert sweep([early], [np.zeros(1000, np.uint8)], window=3).at(0.5).recall == 0.0
 
 
 def test_sweep_counts_recall_and_false_accepts_per_hour():

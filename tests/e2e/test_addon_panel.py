@@ -1,0 +1,190 @@
+"""The panel in headless Chromium, served under an ingress-like path prefix.
+
+Record through the (fake) microphone, see the take listed, generate samples, train a tiny model,
+watch progress reach the results and download the model zip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from addon.app import create_app
+from addon.settings import Settings
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
+PREFIX = "/api/hassio_ingress/e2e_token/"
+TINY = {
+    "training": {
+        "training_steps": [60, 20],
+        "eval_step_interval": 20,
+        "negative_class_weight": [1.0, 1.0],
+        "hard_negative_class_weight": [2.0, 2.0],
+    },
+    "model": {
+        "first_conv_filters": 16,
+        "pointwise_filters": "24,24,24",
+        "mixconv_kernel_sizes": "[5],[9],[13]",
+        "repeat_in_block": "1,1,1",
+        "residual_connection": "0,0,0",
+    },
+}
+
+
+# The widest the level meter's bar gets within 2 s (percent): the fake microphone loops speech.
+LOUDEST_METER_WIDTH = """new Promise((resolve) => {
+  let widest = 0;
+  const timer = setInterval(() => {
+    widest = Math.max(widest, parseFloat(document.querySelector('#meter .bar').style.width) || 0);
+  }, 20);
+  setTimeout(() => { clearInterval(timer); resolve(widest); }, 2000);
+})"""
+
+
+@pytest.fixture
+def espeak() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed: the fake microphone and synthesis need it")
+
+
+async def serve(aiohttp_server, settings: Settings):
+    """The add-on mounted under a prefix: every URL the page uses must be relative to work."""
+    root = web.Application()
+    root.add_subapp(PREFIX, create_app(settings))
+    return await aiohttp_server(root)
+
+
+async def test_record_train_and_download_in_the_browser(aiohttp_server, browser, tmp_path, espeak):
+    settings = Settings(data_dir=tmp_path / "data", default_preset="fast_test")
+    server = await serve(aiohttp_server, settings)
+    page = browser
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    await page.open(str(server.make_url(PREFIX)))
+    try:
+        await page.wait("document.querySelector('#connection').textContent === 'live'")
+
+        # A new wake word; the form leads to the recording tab.
+        await page.type("#phrase", "hey computer")
+        await page.click("#create")
+        await page.wait("location.hash === '#/p/hey_computer/record'")
+
+        # One take through the fake microphone: level meter, prompt, trimmed upload.
+        await page.type("#speaker", "E2E Tester")
+        await page.type("#rec-seconds", "2.5")
+        await page.click("#mic-start")
+        await page.wait("!document.querySelector('#record').disabled")
+        loudest = await page.evaluate(LOUDEST_METER_WIDTH)
+        await page.click("#record")
+        await page.wait("document.querySelectorAll('#takes li').length === 1", timeout=20)
+        take = await page.text("#takes li")
+        assert take.startswith("#1 ·") and "silent" not in take, take
+        assert "Record 2/20" in await page.text("#record")
+        first = await page.evaluate("document.querySelector('#takes li').dataset.id")
+        played = await page.evaluate(
+            f"fetch('api/projects/hey_computer/samples/{first}/audio').then(r => r.status)"
+        )
+        assert played == 200
+        await page.click("#takes li .retake")  # deletes the take and records it again
+        await page.wait(f"document.querySelector('#takes li').dataset.id !== '{first}'", 20)
+        assert await page.evaluate("document.querySelectorAll('#takes li').length") == 1
+        await page.screenshot(shots / "1_record.png")
+
+        await page.open(str(server.make_url(PREFIX)) + "#/p/hey_computer/samples")
+        await page.wait("document.querySelectorAll('#samples tr.sample').length === 1")
+        row = await page.text("#samples tr.sample")
+        assert "E2E Tester" in row and "browser" in row
+        assert loudest > 20, "the level meter should move with the fake microphone's speech"
+
+        # Synthetic samples through a synth job.
+        await page.click("#tab-generate")
+        for selector, value in (
+            ("#syn-positives", "30"),
+            ("#syn-hard", "20"),
+            ("#syn-ambient", "2"),
+            ("#syn-background", "3"),
+            ("#syn-rirs", "2"),
+        ):
+            await page.type(selector, value)
+        await page.click("#generate")
+        await page.wait("location.hash.startsWith('#/job/')")
+        await page.wait("document.querySelector('#job-state').textContent === 'succeeded'", 90)
+
+        # A tiny training run; progress arrives over the websocket.
+        await page.open(str(server.make_url(PREFIX)) + "#/p/hey_computer/train")
+        await page.wait(
+            "document.querySelector('#counts tr[data-label=positive] .count').textContent === '31'"
+        )
+        await page.type("#overrides", json.dumps(TINY, indent=1))
+        await page.click("#train")
+        await page.wait("location.hash.startsWith('#/job/')")
+        await page.wait("document.querySelector('#job-facts').textContent.includes('Step')", 120)
+        await page.screenshot(shots / "2_progress.png")
+        await page.wait("document.querySelector('#job-state').textContent === 'succeeded'", 180)
+        await page.wait("!document.querySelector('#results').hidden")
+        checks = await page.evaluate("document.querySelectorAll('#verify li.ok').length")
+        failed = await page.evaluate("document.querySelectorAll('#verify li.fail').length")
+        assert checks >= 10 and failed == 0
+        assert "recall" in await page.text("#metrics")
+        await page.screenshot(shots / "3_results.png")
+
+        # The download button hands over the model zip.
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        await page.allow_downloads(downloads)
+        await page.click("#download")
+        zips = await _wait_for_file(downloads, "*.zip")
+        with zipfile.ZipFile(zips) as archive:
+            names = set(archive.namelist())
+        assert {"hey_computer.tflite", "manifest.json", "esphome.yaml"} <= names
+    except BaseException:
+        await page.screenshot(shots / "failure.png")
+        print("browser console:", *page.console[-20:], sep="\n  ")
+        raise
+
+
+async def test_an_insecure_page_explains_how_to_record(aiohttp_server, browser, tmp_path):
+    address = _lan_address()
+    if address is None:
+        pytest.skip("no non-loopback address to open the panel from as an insecure origin")
+    settings = Settings(data_dir=tmp_path / "data")
+    root = web.Application()
+    root.add_subapp(PREFIX, create_app(settings))
+    server = await aiohttp_server(root, host=address)
+    await browser.open(f"http://{address}:{server.port}{PREFIX}")
+    await browser.type("#phrase", "hey computer")
+    await browser.click("#create")
+    notice = await browser.wait(
+        "document.querySelector('#insecure') && document.querySelector('#insecure').textContent"
+    )
+    assert "HTTPS" in notice and "companion app" in notice and "Upload" in notice
+    await browser.screenshot(tmp_path / "insecure.png")
+    assert await browser.evaluate("document.querySelector('#mic-start') === null")
+
+
+def _lan_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+async def _wait_for_file(folder: Path, pattern: str, timeout: float = 30) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in folder.glob(pattern) if p.stat().st_size > 0]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {pattern} downloaded into {folder}")
