@@ -287,6 +287,10 @@ def _check_variables(report: VerifyReport, model: TFLiteModel) -> None:
         report.add("Variables", True, "0 resource variables (a stateless model)")
 
 
+# Share of slices allowed to differ by one output step between the two interpreters.
+MAX_ROUNDING_SLICES = 0.01
+
+
 def _check_runtime(report: VerifyReport, data: bytes) -> None:
     blockers = [n for n in ("Input", "Output", "Ops") if not report.passed(n)]
     if blockers:
@@ -304,8 +308,11 @@ def _check_runtime(report: VerifyReport, data: bytes) -> None:
     except (RuntimeError, ValueError) as err:
         report.add("Runtime", False, f"LiteRT (BUILTIN_REF) failed: {err}")
         return
-    differ = np.flatnonzero(micro != litert)
-    if differ.size:
+    gap = np.abs(micro.astype(int) - litert.astype(int))
+    differ = np.flatnonzero(gap)
+    # Exact agreement is the rule; a 1/255 rounding step on a rare slice has been seen once
+    # on a tiny model and is reported, anything more fails.
+    if differ.size > MAX_ROUNDING_SLICES * len(slices) or (differ.size and gap.max() > 1):
         i = int(differ[0])
         detail = (
             f"outputs differ on {differ.size} of {len(slices)} slices (first: slice {i},"
@@ -313,10 +320,15 @@ def _check_runtime(report: VerifyReport, data: bytes) -> None:
         )
         report.add("Runtime", False, detail)
         return
+    agreement = (
+        f"agree on {len(slices)} slices"
+        if not differ.size
+        else f"agree on {len(slices) - differ.size} of {len(slices)} slices, the others by 1/255"
+    )
     report.add(
         "Runtime",
         True,
-        f"TFLite-Micro and LiteRT (BUILTIN_REF) agree on {len(slices)} slices"
+        f"TFLite-Micro and LiteRT (BUILTIN_REF) {agreement}"
         f" (noise + silence; outputs {micro.min()}..{micro.max()})",
     )
 

@@ -21,11 +21,12 @@ def _statements(db: sqlite3.Connection, script: str) -> None:
 
 
 def _v1_initial(db: sqlite3.Connection) -> None:
+    # AUTOINCREMENT: an id is never reused, so a deleted sample's or job's URL never shows another.
     _statements(
         db,
         """
         CREATE TABLE projects (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             slug TEXT NOT NULL UNIQUE,
             phrase TEXT NOT NULL,
             language TEXT NOT NULL,
@@ -35,7 +36,7 @@ def _v1_initial(db: sqlite3.Connection) -> None:
             created_at REAL NOT NULL
         );
         CREATE TABLE samples (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             label TEXT NOT NULL,
             speaker TEXT NOT NULL,
@@ -48,7 +49,7 @@ def _v1_initial(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX samples_project_label ON samples(project_id, label);
         CREATE TABLE jobs (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
             kind TEXT NOT NULL,
             state TEXT NOT NULL,

@@ -1,69 +1,12 @@
 // The panel: wake words, their samples (record / upload / generate), training and results.
 // Plain ES modules, no build step; every URL is relative so ingress paths just work.
 import { api, connectLive } from './api.js';
-import { Recorder, recordingProblem } from './recorder.js';
+import { $, FLAG_TEXT, LABEL_NAMES, errorBox, field, h, seconds, select, showError, toast, when } from './dom.js';
+import { jobView } from './job.js';
+import { recordTab } from './record.js';
 
-const LABEL_NAMES = {
-  positive: 'Wake word',
-  negative: 'Other speech',
-  hard_negative: 'Sound-alikes',
-  background: 'Background noise',
-  rir: 'Room impulses',
-};
-const FLAG_TEXT = {
-  clipped: 'clipped', silent: 'silent', too_short: 'too short', too_long: 'too long', converted: 'converted',
-};
 const TABS = ['samples', 'record', 'upload', 'generate', 'train', 'jobs', 'manage'];
 const app = { info: null, view: null };
-
-// --- helpers -------------------------------------------------------------------------------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
-    else if (key === 'class') el.className = value;
-    else if (key === 'text') el.textContent = value;
-    else el.setAttribute(key, value === true ? '' : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
-}
-
-const $ = (selector, root = document) => root.querySelector(selector);
-
-function toast(message, isError = false) {
-  const el = $('#toast');
-  el.textContent = message;
-  el.className = `toast show${isError ? ' error' : ''}`;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { el.className = 'toast'; }, isError ? 8000 : 3000);
-}
-
-function field(label, input, hint) {
-  return h('label', { class: 'field' }, h('span', { text: label }), input, hint ? h('small', { text: hint }) : null);
-}
-
-function select(id, options, value) {
-  return h('select', { id }, options.map(([v, text]) => h('option', { value: v, selected: v === value }, text)));
-}
-
-const seconds = (s) => (s === null || s === undefined ? '–' : `${Number(s).toFixed(2)} s`);
-const when = (t) => (t ? new Date(t * 1000).toLocaleString() : '–');
-
-function eta(s) {
-  if (s === null || s === undefined) return '–';
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
-function errorBox(id) { return h('pre', { id, class: 'error', hidden: true }); }
-function showError(box, error) { box.hidden = !error; box.textContent = error ? error.message || String(error) : ''; }
 
 // --- routing -------------------------------------------------------------------------------
 
@@ -144,7 +87,7 @@ function projectView(root, slug, tab) {
   const nav = h('nav', { class: 'tabs' }, TABS.map((t) =>
     h('a', { href: `#/p/${slug}/${t}`, class: t === tab ? 'active' : '', id: `tab-${t}` }, t[0].toUpperCase() + t.slice(1))));
   root.append(header, nav, body);
-  const ctx = { slug, project: null, body, listeners: [] };
+  const ctx = { slug, project: null, body, listeners: [], info: app.info };
   const tabs = { samples: samplesTab, record: recordTab, upload: uploadTab, generate: generateTab,
     train: trainTab, jobs: jobsTab, manage: manageTab };
   let cleanup = null;
@@ -208,114 +151,6 @@ function samplesTab(ctx) {
   filter.addEventListener('change', load);
   ctx.listeners.push((m) => { if (m.type === 'samples' && m.project === ctx.slug) load(); });
   load().catch((err) => toast(err.message, true));
-}
-
-function insecureNotice(problem) {
-  return h('div', { class: 'card notice', id: 'insecure' },
-    h('h2', { text: 'The browser will not share the microphone here' }),
-    h('p', { text: problem === 'insecure'
-      ? `This page was opened over plain HTTP (${location.origin}), which browsers do not trust with a microphone.`
-      : 'This browser does not offer microphone access to web pages.' }),
-    h('p', { text: 'Ways to record anyway:' }),
-    h('ul', {},
-      h('li', { text: 'Open Home Assistant over HTTPS (Home Assistant Cloud, or your own certificate), then come back here.' }),
-      h('li', { text: 'Use the Home Assistant companion app on your phone: it allows the microphone.' }),
-      h('li', { text: 'Record on any device and add the files in the Upload tab (a zip of many works too).' }),
-      h('li', { text: 'Record through a voice satellite.' })));
-}
-
-function recordTab(ctx) {
-  const problem = recordingProblem();
-  if (problem) { ctx.body.append(insecureNotice(problem)); return null; }
-  const user = (app.info && app.info.user) || {};
-  const speaker = h('input', { id: 'speaker', value: user.display_name || user.name || '', placeholder: 'your name', required: true });
-  const label = select('rec-label', Object.entries(LABEL_NAMES).slice(0, 4), 'positive');
-  const count = h('input', { id: 'rec-count', type: 'number', min: 1, max: 500, value: 20, size: 4 });
-  const length = h('input', { id: 'rec-seconds', type: 'number', min: 1, max: 10, step: 0.5, value: 2.5, size: 4 });
-  const meter = h('div', { class: 'meter', id: 'meter' }, h('div', { class: 'bar' }));
-  const prompt = h('div', { class: 'prompt', id: 'prompt', text: 'Allow the microphone to start.' });
-  const micButton = h('button', { id: 'mic-start' }, 'Allow microphone');
-  const recordButton = h('button', { id: 'record', disabled: true }, 'Record');
-  const takes = h('ul', { id: 'takes', class: 'takes' });
-  ctx.body.append(h('div', { class: 'card' },
-    h('p', { text: 'Each take records a few seconds; say the wake word once when asked. Silence is trimmed for you.' }),
-    h('div', { class: 'row' }, field('Speaker', speaker), field('Kind', label), field('Takes', count), field('Seconds per take', length)),
-    h('div', { class: 'row' }, micButton, meter), prompt, recordButton), takes);
-
-  const recorder = new Recorder();
-  let done = 0;
-  let frame = 0;
-  const phrase = ctx.project.phrase;
-  const target = () => Number(count.value) || 20;
-  const nextText = () => (done >= target() ? `Done: ${done} takes. Record more, or train.` : `Record ${done + 1}/${target()}`);
-
-  function drawLevel() {
-    const db = recorder.level();
-    const bar = $('.bar', meter);
-    bar.style.width = `${Math.max(0, Math.min(100, (db + 60) * (100 / 60)))}%`;
-    bar.className = db > -3 ? 'bar hot' : 'bar';
-    frame = requestAnimationFrame(drawLevel);
-  }
-
-  micButton.addEventListener('click', async () => {
-    try {
-      await recorder.open();
-    } catch (err) {
-      prompt.textContent = `The microphone could not be opened: ${err.message}. Check the browser's permission for this page.`;
-      return;
-    }
-    micButton.disabled = true;
-    recordButton.disabled = false;
-    recordButton.textContent = nextText();
-    prompt.textContent = 'Ready. Press Record, wait for “say it now”, then speak.';
-    drawLevel();
-  });
-
-  async function takeOne(replace) {
-    if (!speaker.value.trim()) { toast('Give the speaker’s name first: recordings are grouped by speaker.', true); return; }
-    recordButton.disabled = true;
-    prompt.className = 'prompt';
-    prompt.textContent = 'Get ready…';
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    prompt.className = 'prompt live';
-    prompt.textContent = label.value === 'positive' ? `Say “${phrase}” now` : 'Recording now';
-    const wav = await recorder.take(Number(length.value) || 2.5);
-    prompt.className = 'prompt';
-    prompt.textContent = 'Saving…';
-    const form = new FormData();
-    form.append('label', label.value);
-    form.append('speaker', speaker.value.trim());
-    form.append('source', 'browser');
-    form.append('file', wav, 'take.wav');
-    try {
-      const { added } = await api(`api/projects/${ctx.slug}/samples`, { method: 'POST', form });
-      const sample = added[0];
-      const item = takeItem(sample);
-      if (replace) replace.replaceWith(item); else { takes.prepend(item); done += 1; }
-      const problems = sample.flags.filter((f) => f !== 'converted');
-      const warn = problems.length ? ` (${problems.map((f) => FLAG_TEXT[f] || f).join(', ')}: re-take?)` : '';
-      prompt.textContent = `Saved ${seconds(sample.duration_s)}${warn}.`;
-    } catch (err) {
-      prompt.textContent = `Not saved: ${err.message}`;
-    }
-    recordButton.textContent = nextText();
-    recordButton.disabled = false;
-  }
-
-  function takeItem(sample) {
-    const item = h('li', { 'data-id': sample.id },
-      h('span', { text: `#${sample.id} · ${seconds(sample.duration_s)} ` }),
-      sample.flags.filter((f) => f !== 'converted').map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f })),
-      h('button', { class: 'small', onclick: () => new Audio(`api/projects/${ctx.slug}/samples/${sample.id}/audio`).play() }, '▶ Play'),
-      h('button', { class: 'small retake', onclick: async () => {
-        await api(`api/projects/${ctx.slug}/samples/${sample.id}?confirm=${sample.id}`, { method: 'DELETE' });
-        takeOne(item);
-      } }, 'Re-take'));
-    return item;
-  }
-
-  recordButton.addEventListener('click', () => takeOne(null));
-  return () => { cancelAnimationFrame(frame); recorder.close(); };
 }
 
 function uploadTab(ctx) {
@@ -432,123 +267,6 @@ function manageTab(ctx) {
 
 // --- a job ---------------------------------------------------------------------------------
 
-function jobView(root, id) {
-  const title = h('h1', { text: `Job #${id}` });
-  const stateBadge = h('span', { id: 'job-state', class: 'state' });
-  const bar = h('progress', { id: 'job-progress', max: 1, value: 0 });
-  const stage = h('div', { id: 'job-stage', class: 'muted' });
-  const facts = h('dl', { id: 'job-facts', class: 'facts' });
-  const validation = h('div', { id: 'job-validation' });
-  const cancel = h('button', { id: 'cancel', class: 'danger', hidden: true }, 'Cancel');
-  const failure = h('pre', { id: 'job-error', class: 'error', hidden: true });
-  const results = h('section', { id: 'results', hidden: true });
-  const events = h('pre', { id: 'events', class: 'log' });
-  const log = h('pre', { id: 'log', class: 'log' });
-  const logBox = h('details', {}, h('summary', { text: 'Worker log' }), log);
-  logBox.addEventListener('toggle', () => { if (logBox.open) loadLog(); });
-  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, bar, stage, facts, validation, cancel, failure),
-    results, h('div', { class: 'card' }, h('h2', { text: 'Progress log' }), events, logBox));
-  let job = null;
-  let lastEvent = 0;
-  const lines = [];
-
-  cancel.addEventListener('click', async () => {
-    if (!confirm('Cancel this job?')) return;
-    try { showJob(await api(`api/jobs/${id}/cancel`, { method: 'POST' })); } catch (err) { toast(err.message, true); }
-  });
-
-  async function loadLog() { log.textContent = await api(`api/jobs/${id}/log`) || '(empty)'; }
-
-  function addEvents(list) {
-    for (const e of list) {
-      if (e.id && e.id <= lastEvent) continue;
-      lastEvent = Math.max(lastEvent, e.id || 0);
-      const previous = lines[lines.length - 1];
-      const text = `${e.stage}: ${e.message || ''}${e.total ? ` (${e.done}/${e.total})` : ''}`;
-      if (previous && previous.stage === e.stage && e.stage !== 'validate') lines[lines.length - 1] = { stage: e.stage, text };
-      else lines.push({ stage: e.stage, text });
-    }
-    events.textContent = lines.slice(-200).map((l) => l.text).join('\n');
-    events.scrollTop = events.scrollHeight;
-  }
-
-  function showProgress(p) {
-    if (!p) return;
-    bar.value = p.total_steps ? p.step / p.total_steps : p.fraction;
-    stage.textContent = `${p.stage}${p.message ? `: ${p.message.split('\n')[0]}` : ''}`;
-    const rows = [];
-    if (p.total_steps) rows.push(['Step', `${p.step} / ${p.total_steps}`]);
-    if (p.eta_s !== null && p.eta_s !== undefined && job && !['succeeded', 'failed', 'cancelled'].includes(job.state)) rows.push(['Time left', eta(p.eta_s)]);
-    if (p.loss !== null && p.loss !== undefined) rows.push(['Loss', p.loss.toFixed(4)]);
-    if (p.accuracy !== null && p.accuracy !== undefined) rows.push(['Accuracy', p.accuracy.toFixed(3)]);
-    facts.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
-    const v = p.validation || {};
-    const keys = ['step', 'recall_at_cutoff', 'average_viable_recall', 'ambient_false_positives_per_hour', 'hard_negative_trigger_rate', 'auc_roc', 'cutoff', 'val_loss'];
-    const shown = keys.filter((k) => v[k] !== undefined);
-    validation.replaceChildren(shown.length ? h('table', { class: 'metrics' },
-      h('caption', { text: 'Latest validation' }), shown.map((k) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v[k]) })))) : '');
-  }
-
-  function showJob(data) {
-    job = data;
-    title.textContent = `${data.kind === 'train' ? 'Training' : 'Sample generation'} #${data.id} · ${data.project_slug}`;
-    stateBadge.textContent = data.state;
-    stateBadge.className = `state ${data.state}`;
-    cancel.hidden = ['succeeded', 'failed', 'cancelled'].includes(data.state);
-    failure.hidden = !data.error;
-    failure.textContent = data.error || '';
-    if (data.progress) showProgress(data.progress);
-    if (data.state === 'succeeded') showResults(data);
-  }
-
-  function showResults(data) {
-    results.hidden = false;
-    const r = data.result || {};
-    if (data.kind !== 'train') {
-      results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Done' }),
-        h('p', { text: `${r.filed ?? 0} clips were added to the library.` }),
-        h('a', { class: 'button', href: `#/p/${data.project_slug}/samples` }, 'See the samples')));
-      return;
-    }
-    const metrics = r.metrics || {};
-    const checks = (r.verify && r.verify.checks) || [];
-    results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Your model' }),
-      h('p', {}, h('a', { class: 'button', id: 'download', href: `api/jobs/${data.id}/download`, download: `${data.project_slug}_job${data.id}.zip` }, 'Download model (.tflite + manifest + ESPHome YAML)')),
-      h('p', { class: 'muted', text: `Probability cutoff ${fmt(r.cutoff)} · tensor arena ${r.tensor_arena_size} bytes · best step ${r.best_step} of ${r.steps}` }),
-      h('div', { class: 'columns' },
-        h('table', { class: 'metrics', id: 'metrics' }, h('caption', { text: 'Metrics of the chosen checkpoint' }),
-          Object.entries(metrics).map(([k, v]) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v) })))),
-        h('div', {}, h('h3', { text: r.compatible ? 'Device checks: all passed' : 'Device checks: problems found' }),
-          h('ul', { class: 'checks', id: 'verify' }, checks.map((c) => h('li', { class: c.ok ? 'ok' : 'fail' },
-            h('strong', { text: `${c.ok ? '✓' : '✗'} ${c.name}` }), ` ${c.detail}`))))),
-      data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null));
-  }
-
-  async function refresh() {
-    showJob(await api(`api/jobs/${id}`));
-    const { events: list } = await api(`api/jobs/${id}/events?after=${lastEvent}`);
-    addEvents(list);
-  }
-  refresh().catch((err) => failure.replaceWith(h('p', { class: 'error', text: err.message })));
-
-  return {
-    onMessage: (m) => {
-      if (m.type === 'events' && m.job_id === id) {
-        addEvents(m.events);
-        if (job) job.progress = m.progress;
-        showProgress(m.progress);
-      } else if (m.type === 'job' && m.job.id === id) {
-        const finished = ['succeeded', 'failed', 'cancelled'].includes(m.job.state);
-        if (finished) { refresh(); if (logBox.open) loadLog(); } else showJob({ ...m.job, progress: m.progress || (job && job.progress), has_det: job && job.has_det });
-      }
-    },
-  };
-}
-
-function fmt(value) {
-  if (typeof value !== 'number') return value === null || value === undefined ? '–' : String(value);
-  return Number.isInteger(value) ? String(value) : value.toFixed(4);
-}
 
 // --- start -----------------------------------------------------------------------------------
 

@@ -57,14 +57,29 @@ def _files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
 
-async def test_health_reports_versions_and_device(client):
+async def test_health_reports_versions_and_the_cpu(client, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
     response = await client.get("/api/health")
     assert response.status == 200
     health = await response.json()
     assert health["status"] == "ok"
     assert health["python"].startswith("3.11")
     assert health["tensorflow"] and health["tensorflow"][0].isdigit()
-    assert health["device"] == "CPU" or "NVIDIA" in health["device"] or health["device"]
+    assert health["device"] == "CPU"
+
+
+async def test_health_names_the_gpu_from_nvidia_smi(client, monkeypatch, tmp_path):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        "#!/bin/sh\necho 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-0a1b2c3d)'\n"
+        'echo "$1" >> "$(dirname "$0")/calls"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    for _ in range(2):
+        health = await (await client.get("/api/health")).json()
+        assert health["device"] == "NVIDIA H100 80GB HBM3"
+    assert (tmp_path / "calls").read_text().split() == ["-L"]  # asked once, then cached
 
 
 async def test_the_page_uses_relative_links_and_honours_the_ingress_path(client):
@@ -83,7 +98,7 @@ async def test_the_page_uses_relative_links_and_honours_the_ingress_path(client)
         assert not re.search(r"""['"`]/(api|static)""", text), f"{script.name} has an absolute URL"
         assert "fetch('/" not in text
     assert "new URL('api/ws', document.baseURI)" in (STATIC_DIR / "api.js").read_text()
-    for name in ("static/app.js", "static/style.css", "static/recorder.js"):
+    for name in [f"static/{p.name}" for p in STATIC_DIR.iterdir()]:
         assert (await client.get(f"/{name}", headers={"X-Ingress-Path": INGRESS})).status == 200
     bad = await client.get("/", headers={"X-Ingress-Path": '"><script>'})
     assert '<script>"' not in await bad.text() and "<base" not in await bad.text()

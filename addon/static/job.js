@@ -1,0 +1,117 @@
+// A job's page: live progress (websocket), cancel, logs, and the results of a training.
+import { api } from './api.js';
+import { eta, fmt, h, toast } from './dom.js';
+
+export function jobView(root, id) {
+  const title = h('h1', { text: `Job #${id}` });
+  const stateBadge = h('span', { id: 'job-state', class: 'state' });
+  const bar = h('progress', { id: 'job-progress', max: 1, value: 0 });
+  const stage = h('div', { id: 'job-stage', class: 'muted' });
+  const facts = h('dl', { id: 'job-facts', class: 'facts' });
+  const validation = h('div', { id: 'job-validation' });
+  const cancel = h('button', { id: 'cancel', class: 'danger', hidden: true }, 'Cancel');
+  const failure = h('pre', { id: 'job-error', class: 'error', hidden: true });
+  const results = h('section', { id: 'results', hidden: true });
+  const events = h('pre', { id: 'events', class: 'log' });
+  const log = h('pre', { id: 'log', class: 'log' });
+  const logBox = h('details', {}, h('summary', { text: 'Worker log' }), log);
+  logBox.addEventListener('toggle', () => { if (logBox.open) loadLog(); });
+  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, bar, stage, facts, validation, cancel, failure),
+    results, h('div', { class: 'card' }, h('h2', { text: 'Progress log' }), events, logBox));
+  let job = null;
+  let lastEvent = 0;
+  const lines = [];
+
+  cancel.addEventListener('click', async () => {
+    if (!confirm('Cancel this job?')) return;
+    try { showJob(await api(`api/jobs/${id}/cancel`, { method: 'POST' })); } catch (err) { toast(err.message, true); }
+  });
+
+  async function loadLog() { log.textContent = await api(`api/jobs/${id}/log`) || '(empty)'; }
+
+  function addEvents(list) {
+    for (const e of list) {
+      if (e.id && e.id <= lastEvent) continue;
+      lastEvent = Math.max(lastEvent, e.id || 0);
+      const previous = lines[lines.length - 1];
+      const text = `${e.stage}: ${e.message || ''}${e.total ? ` (${e.done}/${e.total})` : ''}`;
+      if (previous && previous.stage === e.stage && e.stage !== 'validate') lines[lines.length - 1] = { stage: e.stage, text };
+      else lines.push({ stage: e.stage, text });
+    }
+    events.textContent = lines.slice(-200).map((l) => l.text).join('\n');
+    events.scrollTop = events.scrollHeight;
+  }
+
+  function showProgress(p) {
+    if (!p) return;
+    bar.value = p.total_steps ? p.step / p.total_steps : p.fraction;
+    stage.textContent = `${p.stage}${p.message ? `: ${p.message.split('\n')[0]}` : ''}`;
+    const rows = [];
+    if (p.total_steps) rows.push(['Step', `${p.step} / ${p.total_steps}`]);
+    if (p.eta_s !== null && p.eta_s !== undefined && job && !['succeeded', 'failed', 'cancelled'].includes(job.state)) rows.push(['Time left', eta(p.eta_s)]);
+    if (p.loss !== null && p.loss !== undefined) rows.push(['Loss', p.loss.toFixed(4)]);
+    if (p.accuracy !== null && p.accuracy !== undefined) rows.push(['Accuracy', p.accuracy.toFixed(3)]);
+    facts.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })]));
+    const v = p.validation || {};
+    const keys = ['step', 'recall_at_cutoff', 'average_viable_recall', 'ambient_false_positives_per_hour', 'hard_negative_trigger_rate', 'auc_roc', 'cutoff', 'val_loss'];
+    const shown = keys.filter((k) => v[k] !== undefined);
+    validation.replaceChildren(shown.length ? h('table', { class: 'metrics' },
+      h('caption', { text: 'Latest validation' }), shown.map((k) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v[k]) })))) : '');
+  }
+
+  function showJob(data) {
+    job = data;
+    title.textContent = `${data.kind === 'train' ? 'Training' : 'Sample generation'} #${data.id} · ${data.project_slug}`;
+    stateBadge.textContent = data.state;
+    stateBadge.className = `state ${data.state}`;
+    cancel.hidden = ['succeeded', 'failed', 'cancelled'].includes(data.state);
+    failure.hidden = !data.error;
+    failure.textContent = data.error || '';
+    if (data.progress) showProgress(data.progress);
+    if (data.state === 'succeeded') showResults(data);
+  }
+
+  function showResults(data) {
+    results.hidden = false;
+    const r = data.result || {};
+    if (data.kind !== 'train') {
+      results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Done' }),
+        h('p', { text: `${r.filed ?? 0} clips were added to the library.` }),
+        h('a', { class: 'button', href: `#/p/${data.project_slug}/samples` }, 'See the samples')));
+      return;
+    }
+    const metrics = r.metrics || {};
+    const checks = (r.verify && r.verify.checks) || [];
+    results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Your model' }),
+      h('p', {}, h('a', { class: 'button', id: 'download', href: `api/jobs/${data.id}/download`, download: `${data.project_slug}_job${data.id}.zip` }, 'Download model (.tflite + manifest + ESPHome YAML)')),
+      h('p', { class: 'muted', text: `Probability cutoff ${fmt(r.cutoff)} · tensor arena ${r.tensor_arena_size} bytes · best step ${r.best_step} of ${r.steps}` }),
+      h('div', { class: 'columns' },
+        h('table', { class: 'metrics', id: 'metrics' }, h('caption', { text: 'Metrics of the chosen checkpoint' }),
+          Object.entries(metrics).map(([k, v]) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v) })))),
+        h('div', {}, h('h3', { text: r.compatible ? 'Device checks: all passed' : 'Device checks: problems found' }),
+          h('ul', { class: 'checks', id: 'verify' }, checks.map((c) => h('li', { class: c.ok ? 'ok' : 'fail' },
+            h('strong', { text: `${c.ok ? '✓' : '✗'} ${c.name}` }), ` ${c.detail}`))))),
+      data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null));
+  }
+
+  async function refresh() {
+    showJob(await api(`api/jobs/${id}`));
+    const { events: list } = await api(`api/jobs/${id}/events?after=${lastEvent}`);
+    addEvents(list);
+  }
+  refresh().catch((err) => failure.replaceWith(h('p', { class: 'error', text: err.message })));
+
+  return {
+    onMessage: (m) => {
+      if (m.type === 'events' && m.job_id === id) {
+        addEvents(m.events);
+        if (job) job.progress = m.progress;
+        showProgress(m.progress);
+      } else if (m.type === 'job' && m.job.id === id) {
+        const finished = ['succeeded', 'failed', 'cancelled'].includes(m.job.state);
+        if (finished) { refresh(); if (logBox.open) loadLog(); } else showJob({ ...m.job, progress: m.progress || (job && job.progress), has_det: job && job.has_det });
+      }
+    },
+  };
+}
+
