@@ -31,7 +31,7 @@ PROGRESS_FILE = "progress.jsonl"
 RESULT_FILE = "result.json"
 
 
-def run_train(spec: dict[str, Any], on_progress: ProgressCallback) -> dict[str, Any]:
+def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
     from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config_dict
     from mww_trainer.export import ExportRequest, export_model
@@ -51,7 +51,13 @@ def run_train(spec: dict[str, Any], on_progress: ProgressCallback) -> dict[str, 
     )
     exported = export_model(net, request, on_progress=on_progress)
     report = verify_model(exported.manifest_path)
+    if not report.compatible:
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+        raise MwwError(f"the exported model fails verification: {failed}")
+    on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
+    evaluation = evaluate_held_out(config, exported.tflite_path, job_dir)
     return {
+        "evaluation": evaluation,
         "tflite": str(exported.tflite_path),
         "manifest": str(exported.manifest_path),
         "metrics": outcome.metrics,
@@ -65,7 +71,21 @@ def run_train(spec: dict[str, Any], on_progress: ProgressCallback) -> dict[str, 
     }
 
 
-def run_synth(spec: dict[str, Any], on_progress: ProgressCallback) -> dict[str, Any]:
+def evaluate_held_out(config, tflite: Path, job_dir: Path) -> dict[str, Any]:
+    """The exported file on the test split (val when test has no wake words), det.png beside."""
+    from mww_trainer.evaluation_run import EvaluationRequest, run_evaluation
+    from mww_trainer.ingest import Role, Split
+    from mww_trainer.pipeline import load_dataset
+
+    dataset = load_dataset(config)
+    split = "test" if dataset.select(Role.POSITIVE, Split.TEST) else "val"
+    request = EvaluationRequest(model=tflite, is_tflite=True, split=split, output_dir=job_dir)
+    report = run_evaluation(config, request)
+    report.pop("sweep", None)
+    return report
+
+
+def run_synth(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
     from mww_trainer.synth import SynthOptions, synthesize_dataset
 
     known = {f.name for f in fields(SynthOptions)}
@@ -100,7 +120,7 @@ def run_job(job_dir: Path) -> int:
                 f"{JOB_FILE}: unknown job kind {spec.get('kind')!r}; known: {', '.join(RUNNERS)}"
             )
         progress(ProgressEvent("start", 0, 1, spec["kind"]))
-        result = {"ok": True, **runner(spec, progress)}
+        result = {"ok": True, **runner(spec, job_dir, progress)}
     except MwwError as exc:
         result = {"ok": False, "error": str(exc)}
     except Exception as exc:  # the worker's last word must reach the web process

@@ -126,6 +126,7 @@ async def test_synthesise_train_and_download_a_verified_model(aiohttp_client, tm
     out = tmp_path / "model"
     with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
         assert sorted(archive.namelist()) == [
+            "det.png",
             "esphome.yaml",
             "hey_computer.tflite",
             "manifest.json",
@@ -133,6 +134,9 @@ async def test_synthesise_train_and_download_a_verified_model(aiohttp_client, tm
         ]
         archive.extractall(out)
     assert verify_model(out / "manifest.json").compatible
+    assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
+    evaluation = json.loads((out / "result.json").read_text())["evaluation"]
+    assert evaluation["positives"] > 0 and "recall" in evaluation["at_cutoff"]
     assert "model: wake_words/hey_computer/manifest.json" in (out / "esphome.yaml").read_text()
     assert [(kind, state) for _, kind, state in finished] == [
         ("synth", "succeeded"),
