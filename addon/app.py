@@ -14,10 +14,11 @@ import shutil
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from addon import jobspec
+from addon import esphome_jobs, jobspec
 from addon.errors import error_middleware, error_response
 from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
 from addon.library import Library
@@ -54,6 +55,11 @@ BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 # Called with each job once it has ended (succeeded, failed or cancelled): add-on notifications
 # (MQTT, Home Assistant) append their coroutine functions here.
 ON_JOB_FINISHED = web.AppKey("on_job_finished", list[Callable[[Job], Awaitable[None]]])
+# Called with a running job and its progress summary (addon.progress.Progress.to_dict()) each
+# time new progress events of it arrive; a listener limits its own rate (MQTT does).
+ON_JOB_PROGRESS = web.AppKey(
+    "on_job_progress", list[Callable[[Job, dict[str, Any]], Awaitable[None]]]
+)
 WORKER = web.AppKey("worker_command", tuple)
 SOCKETS = web.AppKey("websockets", weakref.WeakSet)
 DEVICE = web.AppKey("device", dict)
@@ -76,6 +82,7 @@ def create_app(
     app[SETTINGS] = settings
     app[BROADCASTER] = Broadcaster()
     app[ON_JOB_FINISHED] = []
+    app[ON_JOB_PROGRESS] = []
     app[WORKER] = worker_command
     app[SOCKETS] = weakref.WeakSet()
     app[DEVICE] = {}
@@ -112,6 +119,8 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
             return await asyncio.to_thread(
                 jobspec.train_job, job.spec, project, library.layout(project), job_dir
             )
+        if job.kind == "flash":
+            return esphome_jobs.flash_spec(job.spec, settings)
         return jobspec.synth_job(job.spec, project, job_dir)
 
     hooks = JobHooks(
@@ -119,6 +128,7 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
         job_dir=lambda job: library.layout(job.project_slug).job_dir(job.id),
         finishers={"synth": library.file_synthesised},
         on_finished=app[ON_JOB_FINISHED],
+        on_progress=app[ON_JOB_PROGRESS],
     )
     manager = JobManager(
         app[STORE],

@@ -1,8 +1,8 @@
 """Job queue: worker processes, live progress, cancel, and recovery after a restart.
 
 Each job runs as `python -m mww_trainer.worker JOB_DIR` in its own process group, never in
-this process. The queue lives in SQLite: queued jobs wait for their kind's slot (one training
-and one synthesis at a time), progress.jsonl is tailed into job_events and pushed to
+this process. The queue lives in SQLite: queued jobs wait for their kind's slot (one training,
+one synthesis and one flash at a time), progress.jsonl is tailed into job_events and pushed to
 subscribers, and result.json plus the exit status decide the final state. A job interrupted
 by a restart of the add-on is started again on the same folder, and the worker resumes it
 from its last checkpoint.
@@ -32,11 +32,13 @@ from mww_trainer.fileio import atomic_write_text
 
 _LOGGER = logging.getLogger(__name__)
 WORKER_COMMAND = (sys.executable, "-m", "mww_trainer.worker")
-SLOTS = {"train": 1, "synth": 1}  # jobs of each kind that may run at once
+SLOTS = {"train": 1, "synth": 1, "flash": 1}  # jobs of each kind that may run at once
 POLL_S = 0.5
 LOG_NAME = "worker.log"
 
 JobCallback = Callable[[Job], Awaitable[None]]
+# A running job and its progress summary (Progress.to_dict()), after new events arrived.
+ProgressHook = Callable[[Job, dict[str, Any]], Awaitable[None]]
 # Writes job.json for a job about to start for the first time (raises UserError / MwwError).
 SpecBuilder = Callable[[Job, Path], Awaitable[dict[str, Any]]]
 # Runs in this process after a worker succeeded (e.g. files synthesised samples); may add to result.
@@ -58,6 +60,7 @@ class JobHooks:
     job_dir: Callable[[Job], Path]
     finishers: dict[str, Finisher] = field(default_factory=dict)
     on_finished: list[JobCallback] = field(default_factory=list)
+    on_progress: list[ProgressHook] = field(default_factory=list)
 
 
 class JobManager:
@@ -211,14 +214,17 @@ class JobManager:
         for event_id, event in zip(ids, events, strict=True):
             event["id"] = event_id
             run.progress.add(event)
+        summary = run.progress.to_dict()
         self.broadcaster.publish(
-            {
-                "type": "events",
-                "job_id": run.job.id,
-                "events": events,
-                "progress": run.progress.to_dict(),
-            }
+            {"type": "events", "job_id": run.job.id, "events": events, "progress": summary}
         )
+        for callback in self.hooks.on_progress:
+            try:
+                await callback(run.job, summary)
+            except Exception:
+                _LOGGER.exception(
+                    "on_job_progress callback %r failed for job %s", callback, run.job.id
+                )
 
     async def _settle(self, run: _Running, job_dir: Path) -> None:
         code = run.process.returncode

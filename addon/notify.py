@@ -1,9 +1,10 @@
 """Tell the household about jobs: MQTT (message + entities) and a Home Assistant notification.
 
 ``JobNotifier`` fans a ``JobSummary`` out to MQTT and the Supervisor; ``setup(app)`` is the
-plugin hook ``python -m addon`` calls, which builds one at start-up and registers it for finished
-jobs. MQTT publishing never blocks (see addon.mqtt); the notification is one HTTP call to the
-Supervisor. A failure here is logged and shown in ``status``; it never changes the job's result.
+plugin hook ``python -m addon`` calls, which builds one at start-up and registers it for the
+progress and the end of training jobs. MQTT publishing never blocks (see addon.mqtt); the
+notification is one HTTP call to the Supervisor. A failure here is logged and shown in
+``status``; it never changes the job's result.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "JobNotifier",
     "JobSummary",
     "format_notification",
+    "progress_percent",
     "resolve_mqtt_settings",
     "setup",
     "summary_from_job",
@@ -145,7 +147,7 @@ def setup(app: web.Application) -> None:
 
 
 async def _notifications(app: web.Application) -> AsyncIterator[None]:
-    from addon.app import ON_JOB_FINISHED, SETTINGS  # the web app's keys, only when wired in
+    from addon.app import SETTINGS  # the web app's keys, only when wired in
 
     settings = app[SETTINGS]
     token = getattr(settings, "supervisor_token", None)
@@ -174,17 +176,36 @@ async def _notifications(app: web.Application) -> AsyncIterator[None]:
         mqtt=mqtt, supervisor=supervisor, notifications=bool(wanted), mqtt_reason=reason
     )
     app[NOTIFIER] = notifier
-
-    async def on_finished(job: Any) -> None:
-        if getattr(job, "kind", "train") == "train":
-            await notifier.job_finished(summary_from_job(job))
-
-    app[ON_JOB_FINISHED].append(on_finished)
+    _listen(app, notifier)
     yield
     if mqtt is not None:
         await asyncio.to_thread(mqtt.stop)
     if supervisor is not None:
         await supervisor.close()
+
+
+def _listen(app: web.Application, notifier: JobNotifier) -> None:
+    """Training jobs' progress and ends reach the notifier (synthesis and flashing do not)."""
+    from addon.app import ON_JOB_FINISHED, ON_JOB_PROGRESS
+
+    async def on_finished(job: Any) -> None:
+        if getattr(job, "kind", "train") == "train":
+            summary = summary_from_job(job)
+            if summary.state in SUCCESS_STATES:  # the progress sensor ends at 100 %
+                summary = dataclasses.replace(summary, progress_percent=100.0, stage="done")
+            await notifier.job_finished(summary)
+
+    async def on_progress(job: Any, progress: dict[str, Any]) -> None:
+        if getattr(job, "kind", "train") == "train":
+            summary = dataclasses.replace(
+                summary_from_job(job),
+                progress_percent=progress_percent(progress),
+                stage=progress.get("stage") or None,
+            )
+            notifier.job_progress(summary)  # MqttNotifier limits the rate
+
+    app[ON_JOB_FINISHED].append(on_finished)
+    app[ON_JOB_PROGRESS].append(on_progress)
 
 
 def summary_from_job(job: Any) -> JobSummary:
@@ -209,6 +230,14 @@ def summary_from_job(job: Any) -> JobSummary:
             else None
         ),
     )
+
+
+def progress_percent(progress: dict[str, Any]) -> float:
+    """A running training's share of its steps done, 0-99: 100 is said when it has ended."""
+    total = progress.get("total_steps") or 0
+    if not total:
+        return 0.0
+    return round(min(99.0, 100.0 * (progress.get("step") or 0) / total), 1)
 
 
 def _took(duration_s: float | None) -> str:

@@ -9,13 +9,17 @@ else means the job failed, with the reason in result.json when it could be writt
 job.json:
     {"kind": "train", "config": {...full config dict...}, "model_name": "hey_computer"}
     {"kind": "synth", "synth": {...SynthOptions fields...}}
+    {"kind": "flash", "esphome_dir": DIR, "device": "kitchen.yaml",
+     "platformio_core_dir": DIR, "data_dir": DIR}
 Training continues from the checkpoints in config.paths.checkpoint_dir when restarted.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import fields
@@ -32,6 +36,9 @@ RESULT_FILE = "result.json"
 
 
 def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+    from mww_trainer.cli.common import quiet_tensorflow
+
+    quiet_tensorflow()  # only training needs TensorFlow: other jobs start in a blink
     from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config_dict
     from mww_trainer.export import ExportRequest, export_model
@@ -105,7 +112,37 @@ def run_synth(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     }
 
 
-RUNNERS = {"train": run_train, "synth": run_synth}
+def run_flash(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+    """`esphome compile` + `esphome upload`; every line of ESPHome's output is an event."""
+    from mww_trainer.esphome import FlashOptions, find_device, flash
+
+    # ESPHome runs in a process group of its own, so a cancel (SIGTERM to ours) would miss
+    # it: turn the signal into flash()'s cancel event, which stops ESPHome and its children.
+    cancel = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: cancel.set())
+    folder = Path(spec["esphome_dir"])
+    options = FlashOptions(
+        platformio_core_dir=_optional_path(spec.get("platformio_core_dir")),
+        data_dir=_optional_path(spec.get("data_dir")),
+    )
+    device = find_device(folder, spec["device"])
+    result = flash(device, folder, on_progress=on_progress, cancel_event=cancel, options=options)
+    outcome = {
+        "device": device.name,
+        "yaml_file": device.yaml_file,
+        "stage": result.stage,
+        "failure": None if result.failure is None else str(result.failure),
+        "message": result.message,
+        "flash_seconds": round(result.seconds, 1),
+    }
+    return outcome if result.ok else {**outcome, "ok": False, "error": result.message}
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+RUNNERS = {"train": run_train, "synth": run_synth, "flash": run_flash}
 
 
 def run_job(job_dir: Path) -> int:
@@ -137,9 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m mww_trainer.worker JOB_DIR", file=sys.stderr)
         return 2
-    from mww_trainer.cli.common import quiet_tensorflow
-
-    quiet_tensorflow()
     return run_job(Path(args[0]))
 
 

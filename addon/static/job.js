@@ -1,6 +1,10 @@
 // A job's page: live progress (websocket), cancel, logs, and the results of a training.
 import { api } from './api.js';
 import { eta, fmt, h, toast } from './dom.js';
+import { installSection } from './install.js';
+
+const TITLES = { train: 'Training', synth: 'Sample generation', flash: 'Compile & flash' };
+const ESPHOME_STAGES = new Set(['compile', 'upload']); // a flash job: every line is ESPHome's log
 
 export function jobView(root, id) {
   const title = h('h1', { text: `Job #${id}` });
@@ -34,9 +38,12 @@ export function jobView(root, id) {
       if (e.id && e.id <= lastEvent) continue;
       lastEvent = Math.max(lastEvent, e.id || 0);
       const previous = lines[lines.length - 1];
-      const text = `${e.stage}: ${e.message || ''}${e.total ? ` (${e.done}/${e.total})` : ''}`;
-      if (previous && previous.stage === e.stage && e.stage !== 'validate') lines[lines.length - 1] = { stage: e.stage, text };
-      else lines.push({ stage: e.stage, text });
+      const esphome = ESPHOME_STAGES.has(e.stage);
+      const text = esphome ? e.message : `${e.stage}: ${e.message || ''}${e.total ? ` (${e.done}/${e.total})` : ''}`;
+      const bar = esphome && e.total && previous && previous.total; // the upload's percentage redraws
+      const replaces = previous && previous.stage === e.stage && (bar || (!esphome && e.stage !== 'validate'));
+      if (replaces) lines[lines.length - 1] = { stage: e.stage, text, total: e.total };
+      else lines.push({ stage: e.stage, text, total: e.total });
     }
     events.textContent = lines.slice(-200).map((l) => l.text).join('\n');
     events.scrollTop = events.scrollHeight;
@@ -61,7 +68,7 @@ export function jobView(root, id) {
 
   function showJob(data) {
     job = data;
-    title.textContent = `${data.kind === 'train' ? 'Training' : 'Sample generation'} #${data.id} · ${data.project_slug}`;
+    title.textContent = `${TITLES[data.kind] || data.kind} #${data.id} · ${data.project_slug}`;
     stateBadge.textContent = data.state;
     stateBadge.className = `state ${data.state}`;
     cancel.hidden = ['succeeded', 'failed', 'cancelled'].includes(data.state);
@@ -69,11 +76,22 @@ export function jobView(root, id) {
     failure.textContent = data.error || '';
     if (data.progress) showProgress(data.progress);
     if (data.state === 'succeeded') showResults(data);
+    else if (data.kind === 'flash' && ['failed', 'cancelled'].includes(data.state)) showFlashEnd(data, false);
+  }
+
+  function showFlashEnd(data, ok) {
+    const r = data.result || {};
+    results.hidden = false;
+    results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: ok ? 'Flashed' : 'Not flashed' }),
+      ok ? h('p', { id: 'flash-result', text: `${r.message || 'flashed'} in ${Math.round(r.flash_seconds || 0)} s.` })
+        : h('p', { text: 'The device keeps the firmware it had. Fix what the message above says, then try again.' }),
+      h('a', { class: 'button', href: `#/job/${data.spec.model_job}` }, 'Back to the model')));
   }
 
   function showResults(data) {
     results.hidden = false;
     const r = data.result || {};
+    if (data.kind === 'flash') { showFlashEnd(data, true); return; }
     if (data.kind !== 'train') {
       results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Done' }),
         h('p', { text: `${r.filed ?? 0} clips were added to the library.` }),
@@ -91,7 +109,8 @@ export function jobView(root, id) {
         h('div', {}, h('h3', { text: r.compatible ? 'Device checks: all passed' : 'Device checks: problems found' }),
           h('ul', { class: 'checks', id: 'verify' }, checks.map((c) => h('li', { class: c.ok ? 'ok' : 'fail' },
             h('strong', { text: `${c.ok ? '✓' : '✗'} ${c.name}` }), ` ${c.detail}`))))),
-      data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null));
+      data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null),
+    installSection(data));
   }
 
   async function refresh() {

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from addon.app import create_app
 from addon.settings import Settings
+from tests.fakes.esphome_install import esphome_folder, fake_trained_job, no_internet
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 PREFIX = "/api/hassio_ingress/e2e_token/"
@@ -149,6 +150,62 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         await page.screenshot(shots / "failure.png")
         print("browser console:", *page.console[-20:], sep="\n  ")
         raise
+
+
+async def test_install_on_device_then_undo_then_flash(
+    aiohttp_server, browser, tmp_path, monkeypatch
+):
+    pytest.importorskip("esphome")
+    pytest.importorskip("pymicro_wakeword")
+    no_internet(monkeypatch, tmp_path / "site", fast=True)  # the flash job's compile fails fast
+    folder = esphome_folder(tmp_path / "esphome")
+    original = (folder / "kitchen.yaml").read_bytes()
+    app = create_app(Settings(data_dir=tmp_path / "data", esphome_dir=folder))
+    root = web.Application()
+    root.add_subapp(PREFIX, app)
+    server = await aiohttp_server(root)
+    job = await fake_trained_job(app)
+    page = browser
+    await page.open(f"{server.make_url(PREFIX)}#/job/{job.id}")
+    try:
+        await page.wait("document.querySelector('#install-device')")
+        chosen = await page.evaluate(
+            "document.querySelector('#install-device').selectedOptions[0].text"
+        )
+        assert chosen == "Kitchen Satellite (kitchen.yaml) — micro_wake_word: okay_nabu"
+        await preview_and_install(page)
+        await page.screenshot(tmp_path / "install_done.png")
+        assert b"mww_hey_jarvis" in (folder / "kitchen.yaml").read_bytes()
+        await page.click("#install-undo")
+        await page.wait("document.querySelector('#install-undone')")
+        assert (folder / "kitchen.yaml").read_bytes() == original
+
+        await preview_and_install(page)
+        await page.click("#install-flash")  # a flash job: its page shows ESPHome's log live
+        await page.wait("document.querySelector('#job-state').textContent === 'failed'", 60)
+        assert "Generating C++ source" in await page.text("#events")
+        assert "needs internet access" in await page.text("#job-error")
+        assert "Not flashed" in await page.text("#results")  # with a way back to the model
+        assert (await page.text("h1")).startswith("Compile & flash #2")
+        await page.screenshot(tmp_path / "flash_job.png")
+    except BaseException:
+        await page.screenshot(tmp_path / "install_failure.png")
+        print("browser console:", *page.console[-20:], sep="\n  ")
+        raise
+
+
+async def preview_and_install(page) -> None:
+    await page.click("#install-preview")
+    await page.wait("document.querySelector('#install-plan .diff .add')")
+    added = await page.evaluate(
+        "[...document.querySelectorAll('#install-plan .diff .add')].map(e => e.textContent)"
+    )
+    assert "+  mww_hey_jarvis: !include wake_words/hey_jarvis/hey_jarvis.package.yaml\n" in added
+    assert "first of 2 models" in await page.text("#install-plan .warnings")
+    await page.click("#install-apply")
+    await page.wait("document.querySelector('#install-result')", timeout=60)
+    assert "valid" in await page.text("#install-result")
+    await page.wait("!document.querySelector('#install-undo').hidden")
 
 
 async def test_an_insecure_page_explains_how_to_record(aiohttp_server, browser, tmp_path):

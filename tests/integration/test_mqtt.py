@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -204,3 +205,49 @@ def test_stop_marks_the_entities_unavailable(broker, notifiers):
     with Subscriber(broker.port, ["mww_test_e/availability"]) as sub:
         (availability,) = sub.wait_for("mww_test_e/availability")
     assert availability.payload == b"offline" and availability.retain
+
+
+PROGRESS_WORKER = """
+import json, sys, time
+events = [{"stage": "train", "done": step, "total": 200, "time_s": time.time()} for step in (0, 50)]
+with open(sys.argv[1] + "/progress.jsonl", "a") as f:
+    f.write("".join(json.dumps(e) + "\\n" for e in events))  # one write: one poll sees both
+time.sleep(60)  # still training until cancelled
+"""
+
+
+@pytest.mark.asyncio
+async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path, aiohttp_client):
+    """The web app's job manager -> ON_JOB_PROGRESS -> notify -> mosquitto, with a real job."""
+    import sys
+
+    from addon import notify
+    from addon.app import JOBS, LIBRARY, create_app
+    from addon.jobspec import train_request
+    from addon.settings import Settings
+
+    worker = tmp_path / "worker.py"
+    worker.write_text(PROGRESS_WORKER)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        mqtt_host="127.0.0.1",
+        mqtt_port=broker.port,
+        mqtt_topic_prefix="mww_test_p",
+        cancel_grace_s=1.0,
+    )
+    app = create_app(settings, plugins=[notify.setup], worker_command=(sys.executable, str(worker)))
+    client = await aiohttp_client(app)
+    assert (await client.post("/api/projects", json={"phrase": "hey progress"})).status == 201
+    project = await app[LIBRARY].project("hey_progress")
+    with Subscriber(broker.port, ["mww_test_p/hey_progress/#"]) as sub:
+        request = train_request({"preset": "fast_test"}, settings.default_preset)
+        job = await app[JOBS].submit(project.id, "train", request, None)
+        progress = await asyncio.to_thread(sub.wait_for, "mww_test_p/hey_progress/progress")
+        status = await asyncio.to_thread(sub.wait_for, "mww_test_p/hey_progress/status")
+        assert (await client.post(f"/api/jobs/{job.id}/cancel")).status == 200
+        finished = await asyncio.to_thread(sub.wait_for, "mww_test_p/hey_progress/status", count=2)
+    body = json.loads(progress[0].payload)
+    assert (body["state"], body["stage"], body["percent"]) == ("running", "train", 25.0)
+    assert body["job_id"] == str(job.id) and body["wake_word"] == "hey progress"
+    assert json.loads(status[0].payload)["state"] == "running"
+    assert json.loads(finished[-1].payload)["state"] == "cancelled"

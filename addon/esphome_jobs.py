@@ -1,0 +1,222 @@
+"""Install a trained model on an ESPHome device: devices, preview, deploy, undo, flash jobs.
+
+The panel's side of mww_trainer.esphome. Everything here that reads the ESPHome folder,
+verifies a model or runs `esphome config` is blocking, so the public coroutines run it in a
+thread: the event loop keeps serving while ESPHome validates. Compile and upload take minutes
+and run as a "flash" job in a worker process (mww_trainer.worker), like training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from addon.errors import UserError, conflict
+from addon.results import EXPORT_DIR
+from addon.settings import Settings
+from addon.store import Job
+from mww_trainer.esphome import (
+    Device,
+    DeviceNotFoundError,
+    deploy,
+    find_device,
+    list_devices,
+    plan_deploy,
+    undo,
+)
+from mww_trainer.esphome.backup import Backup, latest_backup
+from mww_trainer.esphome.snippet import ModelNames
+from mww_trainer.manifest import Manifest
+
+BUILD_DIR = "esphome-build"  # in the data folder: PlatformIO's toolchain cache and builds
+INSTALLABLE_PLATFORMS = ("esp32", None)  # None: declared elsewhere, e.g. in a remote package
+OPTION_HINT = (
+    "set the add-on option esphome_dir to the folder that holds your device YAML files"
+    " (the ESPHome add-on keeps them in /homeassistant/esphome)"
+)
+
+
+def esphome_folder(settings: Settings) -> Path:
+    """The ESPHome folder of the options, or a 409 that says how to set it."""
+    folder = settings.esphome_dir
+    if folder is None:
+        raise conflict(f"no ESPHome folder is configured: {OPTION_HINT}")
+    if not folder.is_dir():
+        raise conflict(
+            f"esphome_dir: {folder} is not a folder the add-on can see (is the ESPHome add-on"
+            f" installed?); {OPTION_HINT}"
+        )
+    return folder
+
+
+def model_manifest(job: Job, job_dir: Path) -> Path:
+    """The manifest a succeeded training job exported (the model file lies beside it)."""
+    if job.kind != "train" or job.state != "succeeded":
+        raise conflict(f"job {job.id} has no model to install ({job.kind}, {job.state})")
+    manifest = job_dir / EXPORT_DIR / "manifest.json"
+    if not manifest.is_file():
+        raise UserError(410, f"job {job.id}: its manifest.json is no longer on disk")
+    return manifest
+
+
+async def devices(settings: Settings) -> dict[str, Any]:
+    folder = esphome_folder(settings)
+    return await asyncio.to_thread(_devices, folder)
+
+
+def _devices(folder: Path) -> dict[str, Any]:
+    found = list_devices(folder)
+    usable = [d for d in found if d.platform in INSTALLABLE_PLATFORMS]
+    return {
+        "esphome_dir": str(folder),
+        "devices": [device_view(d, folder) for d in usable],
+        "skipped": [f"{d.name} ({d.yaml_file}): {d.platform}" for d in found if d not in usable],
+    }
+
+
+def device_view(device: Device, folder: Path) -> dict[str, Any]:
+    """What the panel shows of a device; the Device never holds a secret's value."""
+    last = latest_backup(folder, device.yaml_path)
+    return {
+        "name": device.name,
+        "yaml_file": device.yaml_file,
+        "friendly_name": device.friendly_name,
+        "platform": device.platform,
+        "board": device.board,
+        "micro_wake_word": device.has_micro_wake_word,
+        "wake_words": [w.id or w.model for w in device.wake_words],
+        "address": device.address,
+        "ota_password": device.ota_password,
+        "notes": list(device.notes),
+        "error": device.error,
+        # The install that undo would take back: {"model_id", "at": epoch seconds}, or None.
+        "last_install": None if last is None else _install_record(last),
+    }
+
+
+def _install_record(backup: Backup) -> dict[str, Any]:
+    return {"model_id": backup.record.get("model_id"), "at": backup.path.stat().st_mtime}
+
+
+async def preview(settings: Settings, manifest: Path, device_name: str) -> dict[str, Any]:
+    """The diff deploy would make, and what to know before: nothing is written."""
+    folder = esphome_folder(settings)
+    return await asyncio.to_thread(_preview, folder, manifest, device_name)
+
+
+def _preview(folder: Path, manifest_path: Path, device_name: str) -> dict[str, Any]:
+    device = _device(folder, device_name)
+    plan = plan_deploy(manifest_path, device, manifest=Manifest.from_file(manifest_path))
+    return {
+        "device": device.name,
+        "yaml_file": device.yaml_file,
+        "model_id": plan.names.model_id,
+        "folder": str(plan.names.folder),
+        "changed": plan.yaml_changed or plan.files_changed,
+        "diff": plan.diff,
+        "warnings": [*plan.warnings, *order_warnings(device, plan.names)],
+    }
+
+
+def order_warnings(device: Device, names: ModelNames) -> list[str]:
+    """Where the model will land among the device's models (ESPHome merges packages first)."""
+    ours = names.package_key
+    from_packages = [w.id or w.model for w in device.wake_words if w.origin not in ("main", ours)]
+    own = [w.id or w.model for w in device.wake_words if w.origin == "main"]
+    ids = [*from_packages, names.model_id, *own]
+    if len(ids) == 1:
+        return []
+    listed = ", ".join(ids)
+    if from_packages:
+        return [
+            f"'{names.model_id}' will be model {len(from_packages) + 1} of {len(ids)} ({listed}):"
+            f" only the first ('{ids[0]}') is enabled on first boot; enable '{names.model_id}'"
+            " from Home Assistant afterwards"
+        ]
+    return [
+        f"'{names.model_id}' will be the first of {len(ids)} models ({listed}): ESPHome puts"
+        f" package models before the file's own, so it is the one enabled on first boot and"
+        f" '{ids[1]}' starts disabled (enable it from Home Assistant)"
+    ]
+
+
+async def install(settings: Settings, manifest: Path, device_name: str) -> dict[str, Any]:
+    """Back up, write, validate with `esphome config`; rolled back if ESPHome says no."""
+    folder = esphome_folder(settings)
+    return await asyncio.to_thread(_install, folder, manifest, device_name)
+
+
+def _install(folder: Path, manifest_path: Path, device_name: str) -> dict[str, Any]:
+    device = _device(folder, device_name)
+    result = deploy(manifest_path, device, folder)
+    return {
+        "device": device.name,
+        "yaml_file": device.yaml_file,
+        "model_id": result.model_id,
+        "changed": result.changed,
+        "validated": result.validated,
+        "model_ids": list(result.model_ids) if result.model_ids is not None else None,
+        "backup": _relative(result.backup, folder),
+        "folder": _relative(result.folder, folder),
+        "diff": result.diff,
+        "warnings": list(result.warnings),
+    }
+
+
+async def undo_last(settings: Settings, device_name: str) -> dict[str, Any]:
+    folder = esphome_folder(settings)
+    return await asyncio.to_thread(_undo, folder, device_name)
+
+
+def _undo(folder: Path, device_name: str) -> dict[str, Any]:
+    device = _device(folder, device_name)
+    result = undo(device, folder)
+    return {
+        "device": device.name,
+        "yaml_file": device.yaml_file,
+        "method": result.method,  # "restored" byte-for-byte, or "removed_entry"
+        "validated": result.validated,
+        "backup": _relative(result.backup, folder),
+        "diff": result.diff,
+    }
+
+
+async def flash_request(settings: Settings, model_job: Job, device_name: str) -> dict[str, Any]:
+    """The stored request of a flash job, once the device is known to be flashable."""
+    folder = esphome_folder(settings)
+    device = await asyncio.to_thread(_device, folder, device_name)
+    if device.error or device.platform not in INSTALLABLE_PLATFORMS:
+        raise conflict(
+            f"{device.yaml_file}: {device.error or f'an {device.platform} device'};"
+            " only ESP32 devices run micro_wake_word"
+        )
+    return {"device": device.yaml_file, "model_job": model_job.id}
+
+
+def flash_spec(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """job.json of a flash job: ESPHome's caches live in the add-on's data folder."""
+    build = settings.data_dir / BUILD_DIR
+    return {
+        "kind": "flash",
+        "esphome_dir": str(esphome_folder(settings)),
+        "device": request["device"],
+        "platformio_core_dir": str(build / "platformio"),
+        "data_dir": str(build / "esphome"),
+    }
+
+
+def _device(folder: Path, name: str) -> Device:
+    try:
+        return find_device(folder, name)
+    except DeviceNotFoundError as err:
+        raise UserError(404, str(err)) from None
+
+
+def _relative(path: Path | None, folder: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(path.relative_to(folder.resolve()))
+    except ValueError:
+        return str(path)

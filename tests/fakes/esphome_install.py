@@ -1,0 +1,81 @@
+"""What the install-on-device tests share: an ESPHome folder, a trained job, no internet.
+
+The trained job is a real record in the add-on's store whose job folder holds an official
+model as export/manifest.json plus the .tflite beside it, as the worker leaves them: no
+training. `no_internet` makes every download ESPHome or PlatformIO starts fail at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from addon.app import LIBRARY, STORE
+from addon.jobspec import train_request
+from addon.store import Job
+
+SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
+# PlatformIO retries a failed download with 2-16 s sleeps; capped in ESPHome's process only.
+FAST_SLEEP = "import time\n_sleep = time.sleep\ntime.sleep = lambda s: _sleep(min(s, 0.01))\n"
+
+
+def official_models_dir() -> Path:
+    import pymicro_wakeword
+
+    return Path(pymicro_wakeword.__file__).parent / "models"
+
+
+def esphome_folder(target: Path) -> Path:
+    """The satellite fixture with the okay_nabu model its kitchen.yaml refers to."""
+    shutil.copytree(SATELLITE, target)
+    (target / "models").mkdir()
+    for suffix in (".json", ".tflite"):
+        shutil.copy(official_models_dir() / f"okay_nabu{suffix}", target / "models")
+    return target
+
+
+async def fake_trained_job(app: web.Application, model: str = "hey_jarvis") -> Job:
+    """A project named after `model` and a succeeded training job that exported it."""
+    store = app[STORE]
+    fields = {"slug": model, "phrase": model.replace("_", " "), "language": "en", "author": "t"}
+    project = await store.create_project({**fields, "website": None})
+    job = await store.create_job(project.id, "train", train_request({}, "fast_test"), None)
+    export = app[LIBRARY].layout(project).job_dir(job.id) / "export"
+    export.mkdir(parents=True)
+    shutil.copy(official_models_dir() / f"{model}.json", export / "manifest.json")
+    shutil.copy(official_models_dir() / f"{model}.tflite", export / f"{model}.tflite")
+    result = {
+        "manifest": str(export / "manifest.json"),
+        "tflite": str(export / f"{model}.tflite"),
+        "compatible": True,
+        "metrics": {"recall_at_cutoff": 0.95},
+        "verify": {"checks": []},
+        "cutoff": 0.97,
+        "tensor_arena_size": 22860,
+        "best_step": 100,
+        "steps": 100,
+    }
+    now = time.time()
+    return await store.update_job(
+        job.id, state="succeeded", result=result, started_at=now - 60, finished_at=now
+    )
+
+
+def no_internet(monkeypatch: pytest.MonkeyPatch, site_dir: Path, *, fast: bool) -> None:
+    """Downloads go to a closed port, in this process's environment (workers inherit it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(name, dead)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
+    if fast:
+        site_dir.mkdir(parents=True, exist_ok=True)
+        (site_dir / "sitecustomize.py").write_text(FAST_SLEEP)
+        monkeypatch.setenv("PYTHONPATH", str(site_dir))
