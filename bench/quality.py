@@ -65,7 +65,7 @@ def synth(
     )
 
 
-def override(work: Path, data: Path, name: str) -> Path:
+def override(work: Path, data: Path, name: str, extra: list[str] = ()) -> Path:
     text = f"""paths:
   positive_dir: {data}/positive
   negative_dir: {data}/negative
@@ -84,6 +84,14 @@ export:
   wake_word: Hey Computer
   author: mww-trainer quality bench
 """
+    for item in extra:  # "augmentation.PitchShift=0.5"
+        key, value = item.split("=", 1)
+        section, field = key.split(".", 1)
+        marker = f"{section}:\n"
+        if marker in text:
+            text = text.replace(marker, f"{marker}  {field}: {value}\n", 1)
+        else:
+            text += f"{section}:\n  {field}: {value}\n"
     path = work / f"{name}.override.yaml"
     path.write_text(text)
     return path
@@ -96,6 +104,8 @@ def main() -> None:
     parser.add_argument("--positives", type=int, default=1000)
     parser.add_argument("--ambient-minutes", type=float, default=60)
     parser.add_argument("--test-ambient-minutes", type=float, default=120)
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="an extra override for training, e.g. augmentation.PitchShift=0.5")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +122,7 @@ def main() -> None:
     t_synth += synth(
         test_data, "odd", 400, 200, args.test_ambient_minutes, 2, work / "synth_test.log"
     )
-    train_override = override(work, train_data, "run")
+    train_override = override(work, train_data, "run", args.set)
     test_override = override(work, test_data, "test")
     t_train = run(
         [str(BIN / "mww-train"), "--config", args.preset, "--override", str(train_override)],

@@ -21,6 +21,7 @@ from queue import Queue
 
 import numpy as np
 
+from mww_trainer import constants
 from mww_trainer.checkpoint import save_checkpoint
 from mww_trainer.config.types import TrainingConfig
 from mww_trainer.errors import MwwError
@@ -157,6 +158,8 @@ def make_train_step(model, optimizer, strategy=None):
     scaled = hasattr(optimizer, "scale_loss")  # a LossScaleOptimizer (mixed precision)
 
     def replica_step(x, y, w, w_total):
+        if x.dtype == tf.uint16:
+            x = tf.cast(x, tf.float32) / constants.FEATURE_SCALE
         with tf.GradientTape() as tape:
             p = tf.cast(model(x, training=True), tf.float32)
             loss = tf.reduce_sum(loss_fn(y[:, None], p) * w) / w_total
@@ -203,11 +206,12 @@ def _batches(pool: WindowPool, sampler: BatchSampler, phase: Phase, count: int, 
     def produce():
         for _ in range(count):
             idx = sampler.draw()
-            x = pool.features(idx)
             t_size, t_count, f_size, f_count = phase.masks
+            # Raw uint16 frames travel to the step at half the size; it scales them itself.
+            x = pool.gather(idx)
             if t_count or f_count:
                 x = spec_augment(
-                    x,
+                    pool.features(idx),
                     time_mask_max_size=t_size,
                     time_mask_count=t_count,
                     freq_mask_max_size=f_size,
