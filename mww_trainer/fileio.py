@@ -6,18 +6,32 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
+def atomic_write_bytes(
+    path: os.PathLike | str,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    write: Callable[[BinaryIO, bytes, Path], object] | None = None,
+) -> Path:
+    """`mode`: permission bits for the new file (default: mkstemp's 0o600); `write(handle,
+    data, tmp_path)` replaces the plain `handle.write(data)` (a seam for tests)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if write is None:
+                handle.write(data)
+            else:
+                write(handle, data, Path(tmp))
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:

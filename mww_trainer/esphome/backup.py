@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mww_trainer.esphome.errors import DeployError
+from mww_trainer.fileio import atomic_write_bytes
 
 BACKUP_DIR = ".mww-backups"
 LOCK_FILE = ".lock"
@@ -45,21 +46,11 @@ def _write_all(handle: BinaryIO, data: bytes, tmp_path: Path) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Temp file in the same folder, fsync, rename over `path`; the temp file never stays."""
+    """Temp file in the same folder, fsync, rename over `path`; the temp file never stays.
+    Keeps `path`'s permission bits unless `mode` is given (0o644 for a new file)."""
     if mode is None:
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            _write_all(handle, data, Path(tmp))
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data, mode=mode, write=_write_all)
 
 
 def describe_os_error(err: OSError, where: Path) -> str:

@@ -18,25 +18,12 @@ from aiohttp import web
 from addon.app import LIBRARY, STORE
 from addon.jobspec import train_request
 from addon.store import Job
+from tests.fakes.esphome_folder import esphome_folder, official_models_dir
 
-SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
+__all__ = ["esphome_folder", "fake_trained_job", "no_internet", "official_models_dir"]
+
 # PlatformIO retries a failed download with 2-16 s sleeps; capped in ESPHome's process only.
 FAST_SLEEP = "import time\n_sleep = time.sleep\ntime.sleep = lambda s: _sleep(min(s, 0.01))\n"
-
-
-def official_models_dir() -> Path:
-    import pymicro_wakeword
-
-    return Path(pymicro_wakeword.__file__).parent / "models"
-
-
-def esphome_folder(target: Path) -> Path:
-    """The satellite fixture with the okay_nabu model its kitchen.yaml refers to."""
-    shutil.copytree(SATELLITE, target)
-    (target / "models").mkdir()
-    for suffix in (".json", ".tflite"):
-        shutil.copy(official_models_dir() / f"okay_nabu{suffix}", target / "models")
-    return target
 
 
 async def fake_trained_job(app: web.Application, model: str = "hey_jarvis") -> Job:

@@ -23,12 +23,14 @@ from mww_trainer.esphome import (
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND
 from mww_trainer.verify import verify_model
+from tests.fakes import esphome_folder
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("esphome")
 
+folder = esphome_folder.folder  # the shared fixtures: a satellite ESPHome folder
+official_models = esphome_folder.official_models
 deploy_module = importlib.import_module("mww_trainer.esphome.deploy")
-SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
 
 
 _VERIFIED: dict[str, object] = {}
@@ -43,22 +45,6 @@ def cached_verify(path: Path):
     if key not in _VERIFIED:
         _VERIFIED[key] = verify_model(path)
     return _VERIFIED[key]
-
-
-@pytest.fixture(scope="session")
-def official_models() -> Path:
-    package = pytest.importorskip("pymicro_wakeword")
-    return Path(package.__file__).parent / "models"
-
-
-@pytest.fixture
-def folder(tmp_path: Path, official_models: Path) -> Path:
-    target = tmp_path / "esphome"
-    shutil.copytree(SATELLITE, target)
-    (target / "models").mkdir()
-    for suffix in (".json", ".tflite"):
-        shutil.copy(official_models / f"okay_nabu{suffix}", target / "models")
-    return target
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 from pathlib import Path
@@ -13,32 +12,18 @@ import pytest
 
 from mww_trainer.esphome import Failure, FlashOptions, find_device, flash, upload_firmware
 from mww_trainer.esphome.secrets import secret_values
+from tests.fakes import esphome_folder
 from tests.fakes.fake_ota_device import FakeOtaDevice
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("esphome")
 
-SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
+folder = esphome_folder.folder  # the shared fixtures: a satellite ESPHome folder
+official_models = esphome_folder.official_models
 OTA_PASSWORD = "s3cr3t-ota-pass"  # as in the fixture's secrets.yaml
 # PlatformIO retries downloads with 2-16 s sleeps (60 s in all); this caps them in the
 # ESPHome process only, so a failing first compile takes a second, not a minute.
 FAST_SLEEP = "import time\n_sleep = time.sleep\ntime.sleep = lambda s: _sleep(min(s, 0.01))\n"
-
-
-@pytest.fixture(scope="session")
-def official_models() -> Path:
-    package = pytest.importorskip("pymicro_wakeword")
-    return Path(package.__file__).parent / "models"
-
-
-@pytest.fixture
-def folder(tmp_path: Path, official_models: Path) -> Path:
-    target = tmp_path / "esphome"
-    shutil.copytree(SATELLITE, target)
-    (target / "models").mkdir()
-    for suffix in (".json", ".tflite"):
-        shutil.copy(official_models / f"okay_nabu{suffix}", target / "models")
-    return target
 
 
 @pytest.fixture

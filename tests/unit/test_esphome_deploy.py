@@ -26,9 +26,11 @@ from mww_trainer.esphome import (
 )
 from mww_trainer.esphome import backup as bk
 from mww_trainer.verify import VerifyReport
+from tests.fakes import esphome_folder
 
+folder = esphome_folder.folder  # the shared fixtures: a satellite ESPHome folder
+official_models = esphome_folder.official_models
 deploy_module = importlib.import_module("mww_trainer.esphome.deploy")  # `deploy` is the function
-SATELLITE = Path(__file__).parents[1] / "data" / "esphome" / "satellite"
 ENTRY = "  mww_hey_jarvis: !include wake_words/hey_jarvis/hey_jarvis.package.yaml\n"
 
 
@@ -45,22 +47,6 @@ def failing(path: Path) -> VerifyReport:
 
 
 FAST = DeployOptions(validate=False, verifier=passing)
-
-
-@pytest.fixture(scope="session")
-def official_models() -> Path:
-    package = pytest.importorskip("pymicro_wakeword")
-    return Path(package.__file__).parent / "models"
-
-
-@pytest.fixture
-def folder(tmp_path: Path, official_models: Path) -> Path:
-    target = tmp_path / "esphome"
-    shutil.copytree(SATELLITE, target)
-    (target / "models").mkdir()
-    for suffix in (".json", ".tflite"):
-        shutil.copy(official_models / f"okay_nabu{suffix}", target / "models")
-    return target
 
 
 @pytest.fixture
