@@ -44,12 +44,18 @@ def main() -> None:
     official_path = Path(pymicro_wakeword.__file__).parent / "models" / "hey_jarvis.tflite"
     official = arena.measure_arena(official_path.read_bytes())
     main_ops = len(TFLiteModel.from_bytes(data).main.operators)
-    print(f"SavedModel {t1 - t0:.1f} s, TFLite conversion (1500 calibration slices) "
-          f"{t2 - t1:.1f} s, arena bisection {t3 - t2:.1f} s ({ours.probes} probes)")
-    print(f"ours:     {len(data):,} bytes, {main_ops} main ops, arena {ours.bytes:,} B "
-          f"-> manifest {arena.recommended_arena_size(ours.bytes):,} B")
-    print(f"official: {official_path.stat().st_size:,} bytes, arena {official.bytes:,} B "
-          f"(its manifest says 22,860 B)")
+    print(
+        f"SavedModel {t1 - t0:.1f} s, TFLite conversion (1500 calibration slices) "
+        f"{t2 - t1:.1f} s, arena bisection {t3 - t2:.1f} s ({ours.probes} probes)"
+    )
+    print(
+        f"ours:     {len(data):,} bytes, {main_ops} main ops, arena {ours.bytes:,} B "
+        f"-> manifest {arena.recommended_arena_size(ours.bytes):,} B"
+    )
+    print(
+        f"official: {official_path.stat().st_size:,} bytes, arena {official.bytes:,} B "
+        f"(its manifest says 22,860 B)"
+    )
 
 
 if __name__ == "__main__":

@@ -104,8 +104,13 @@ def main() -> None:
     parser.add_argument("--positives", type=int, default=1000)
     parser.add_argument("--ambient-minutes", type=float, default=60)
     parser.add_argument("--test-ambient-minutes", type=float, default=120)
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="an extra override for training, e.g. augmentation.PitchShift=0.5")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="an extra override for training, e.g. augmentation.PitchShift=0.5",
+    )
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,9 @@ def make_pool(frames: int, rng: np.random.Generator):
 
     builder = PoolBuilder(frames)
     builder.add_clips(list(rng.integers(0, 700, (4000, frames, 40), dtype=np.uint16)), POSITIVE)
-    builder.add_clips(list(rng.integers(0, 700, (1000, frames, 40), dtype=np.uint16)),
-                      HARD_NEGATIVE)
+    builder.add_clips(
+        list(rng.integers(0, 700, (1000, frames, 40), dtype=np.uint16)), HARD_NEGATIVE
+    )
     builder.add_sequence(rng.integers(0, 700, (360_000, 40), dtype=np.uint16), NEGATIVE, 9)
     return builder.build()
 
