@@ -148,12 +148,38 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
     result = _sweep(outputs, window)
     if cutoff is None:
         cutoff = recommend(result, target).cutoff if outputs.ambient else FALLBACK_CUTOFF
-    at = result.at(cutoff)
     rec_window, rec = best_window(outputs, target)
     out_dir = request.output_dir or request.model.parent / "evaluation"
-    det_png = write_det_png(result, out_dir / "det.png", chosen=at, title=request.model.name)
-    det_json = write_det_json(result, out_dir / "det.json")
-    report = {
+    report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
+    report["det_png"] = str(
+        write_det_png(
+            result, out_dir / "det.png", chosen=result.at(cutoff), title=request.model.name
+        )
+    )
+    report["det_json"] = str(write_det_json(result, out_dir / "det.json"))
+    if request.analyze:
+        report["analysis"] = analysis(
+            outputs,
+            dataset.select(Role.POSITIVE, split),
+            dataset.select(Role.NEGATIVE, split),
+            cutoff,
+            window,
+        )
+    return report
+
+
+def _report(
+    request: EvaluationRequest,
+    outputs: Outputs,
+    result: Sweep,
+    cutoff: float,
+    window: int,
+    target: float,
+    recommended: tuple[int, OperatingPoint],
+) -> dict:
+    at = result.at(cutoff)
+    rec_window, rec = recommended
+    return {
         "model": str(request.model),
         "split": request.split,
         "positives": len(outputs.positives),
@@ -161,11 +187,7 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
         "ambient_hours": sum(len(o) for o in outputs.ambient) * SLICE_S / 3600,
         "cutoff": cutoff,
         "sliding_window_size": window,
-        "at_cutoff": {
-            "recall": at.recall,
-            "fa_per_hour": at.fa_per_hour,
-            "hard_negative_rate": at.hard_negative_rate,
-        },
+        "at_cutoff": _row(at),
         "average_viable_recall": average_viable_recall(result),
         "recall_at_no_faph": recall_at_fa(result, 0.0),
         "sweep": [{"cutoff": c, **_row(result.at(c))} for c in SWEEP_CUTOFFS],
@@ -176,18 +198,7 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
             "recall": rec.recall,
             "fa_per_hour": rec.fa_per_hour,
         },
-        "det_png": str(det_png),
-        "det_json": str(det_json),
     }
-    if request.analyze:
-        report["analysis"] = analysis(
-            outputs,
-            dataset.select(Role.POSITIVE, split),
-            dataset.select(Role.NEGATIVE, split),
-            cutoff,
-            window,
-        )
-    return report
 
 
 def _row(point: OperatingPoint) -> dict:

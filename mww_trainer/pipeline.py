@@ -82,54 +82,64 @@ def mining_interval_steps(config: Config, pool_size: int) -> int:
     return max(MIN_MINING_INTERVAL_STEPS, epoch * mining.mining_interval_epochs)
 
 
+def prepare(config: Config, *, seed: int, on_progress: ProgressCallback):
+    """Stages 1-3: ingest, feature cache, training windows and the validation set."""
+    from mww_trainer.feature_cache import FeatureCache
+    from mww_trainer.trainset import build_training_set
+
+    dataset = load_dataset(config, on_progress)
+    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
+    workers = config.performance.num_workers or None
+    cache.ensure(dataset.clips, workers=workers, on_progress=on_progress)
+    augmenter = make_augmenter(config, seed)
+    data = build_training_set(config, dataset, cache, augmenter=augmenter, on_progress=on_progress)
+    counts = ", ".join(f"{k} {v}" for k, v in data.pool.counts().items())
+    on_progress(ProgressEvent("dataset", 1, 1, f"training windows: {counts}"))
+    return dataset, data
+
+
+def fit_options(
+    config: Config,
+    pool_size: int,
+    *,
+    seed: int,
+    mixed_precision: bool,
+    on_progress: ProgressCallback,
+):
+    from mww_trainer.train import FitOptions
+
+    perf = config.performance
+    return FitOptions(
+        checkpoint_dir=Path(config.paths.checkpoint_dir),
+        seed=seed,
+        mining_interval_steps=mining_interval_steps(config, pool_size),
+        on_progress=on_progress,
+        mixed_precision=mixed_precision,
+        profile_every_steps=perf.profile_every_n_steps if perf.enable_profiling else 0,
+        profile_dir=Path(perf.profile_output_dir),
+    )
+
+
 def train(
     config: Config, *, seed: int = 0, on_progress: ProgressCallback = ignore_progress
 ) -> TrainOutcome:
     """Trains (or continues training) the configured model; returns the chosen checkpoint."""
     from mww_trainer.compute import precision, setup_compute
-    from mww_trainer.feature_cache import FeatureCache
     from mww_trainer.mining import make_miner
     from mww_trainer.models.mixednet import MixedNet
-    from mww_trainer.train import FitOptions, fit
-    from mww_trainer.trainset import build_training_set
-    from mww_trainer.validation import validation_metrics
+    from mww_trainer.train import fit
+    from mww_trainer.validation import operating_cutoff, validation_metrics
 
-    dataset = load_dataset(config, on_progress)
-    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
-    cache.ensure(
-        dataset.clips, workers=config.performance.num_workers or None, on_progress=on_progress
-    )
-    data = build_training_set(
-        config, dataset, cache, augmenter=make_augmenter(config, seed), on_progress=on_progress
-    )
-    on_progress(
-        ProgressEvent(
-            "dataset",
-            1,
-            1,
-            "training windows: " + ", ".join(f"{k} {v}" for k, v in data.pool.counts().items()),
-        )
-    )
+    dataset, data = prepare(config, seed=seed, on_progress=on_progress)
     compute = setup_compute(config.performance)
-    on_progress(
-        ProgressEvent(
-            "compute",
-            1,
-            1,
-            f"training on {compute.device}"
-            + (" with mixed precision" if compute.mixed_precision else ""),
-        )
-    )
-    options = FitOptions(
-        checkpoint_dir=Path(config.paths.checkpoint_dir),
+    mixed = " with mixed precision" if compute.mixed_precision else ""
+    on_progress(ProgressEvent("compute", 1, 1, f"training on {compute.device}{mixed}"))
+    options = fit_options(
+        config,
+        len(data.pool),
         seed=seed,
-        mining_interval_steps=mining_interval_steps(config, len(data.pool)),
-        on_progress=on_progress,
         mixed_precision=compute.mixed_precision,
-        profile_every_steps=(
-            config.performance.profile_every_n_steps if config.performance.enable_profiling else 0
-        ),
-        profile_dir=Path(config.performance.profile_output_dir),
+        on_progress=on_progress,
     )
     with compute.strategy.scope(), precision(compute.mixed_precision):
         net = MixedNet(config.model)
@@ -141,11 +151,7 @@ def train(
             validate=lambda n: validation_metrics(n, config, data.val_pool, data.val_device),
             mine=make_miner(config),
         )
-    cutoff = result.best_metrics.get("cutoff")
-    if cutoff is None:
-        from mww_trainer.validation import operating_cutoff
-
-        cutoff = operating_cutoff(config, None)
+    cutoff = result.best_metrics.get("cutoff") or operating_cutoff(config, None)
     write_operating_point(
         result.best_path,
         cutoff,
