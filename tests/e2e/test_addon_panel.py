@@ -19,24 +19,14 @@ from aiohttp import web
 
 from addon.app import create_app
 from addon.settings import Settings
+from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
 from tests.fakes.esphome_install import esphome_folder, fake_trained_job, no_internet
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 PREFIX = "/api/hassio_ingress/e2e_token/"
 TINY = {
-    "training": {
-        "training_steps": [60, 20],
-        "eval_step_interval": 20,
-        "negative_class_weight": [1.0, 1.0],
-        "hard_negative_class_weight": [2.0, 2.0],
-    },
-    "model": {
-        "first_conv_filters": 16,
-        "pointwise_filters": "24,24,24",
-        "mixconv_kernel_sizes": "[5],[9],[13]",
-        "repeat_in_block": "1,1,1",
-        "residual_connection": "0,0,0",
-    },
+    "training": {"training_steps": [60, 20], "eval_step_interval": 20, **QUICK_CLASS_WEIGHTS},
+    "model": TINY_MODEL,
 }
 
 

@@ -19,17 +19,11 @@ from addon.app import ON_JOB_FINISHED, create_app
 from addon.jobspec import synth_request
 from addon.settings import Settings
 from addon.store import Store
+from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 
 SYNTH = {"positives": 30, "hard_negatives": 20, "ambient_minutes": 2, "background": 3, "rirs": 2}
-TINY_MODEL = {
-    "first_conv_filters": 16,
-    "pointwise_filters": "24,24,24",
-    "mixconv_kernel_sizes": "[5],[9],[13]",
-    "repeat_in_block": "1,1,1",
-    "residual_connection": "0,0,0",
-}
 
 
 @pytest.fixture
@@ -45,8 +39,7 @@ def tiny_overrides(steps: list[int], eval_every: int = 20) -> str:
                 "training_steps": steps,
                 "eval_step_interval": eval_every,
                 "batch_size": 32,
-                "negative_class_weight": [1.0, 1.0],
-                "hard_negative_class_weight": [2.0, 2.0],
+                **QUICK_CLASS_WEIGHTS,
             },
             "model": TINY_MODEL,
         }
