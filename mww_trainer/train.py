@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Queue
 
 import numpy as np
 
 from mww_trainer import constants
+from mww_trainer.batches import BatchSampler, batches
 from mww_trainer.checkpoint import save_checkpoint
 from mww_trainer.config.types import TrainingConfig
 from mww_trainer.errors import MwwError
-from mww_trainer.examples import HARD_NEGATIVE, POSITIVE, WindowPool
+from mww_trainer.examples import HARD_NEGATIVE, WindowPool
 from mww_trainer.fileio import atomic_write_text
 from mww_trainer.layers.stream import Mode
 from mww_trainer.models.mixednet import MixedNet
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
-from mww_trainer.spec_augment import spec_augment
 
 BEST_NAME = "best_weights.weights.h5"
 FAH_METRIC = "ambient_false_positives_per_hour"
@@ -119,31 +117,6 @@ class FitOptions:
     profile_dir: Path = Path("profiles")
 
 
-# Positives in each batch, at least: wake words are a small minority of the windows, and
-# drawn in proportion a batch would barely hold one. The class weights then set the balance.
-MIN_POSITIVE_SHARE = 1 / 3
-
-
-class BatchSampler:
-    """Random batches in which positives make up at least MIN_POSITIVE_SHARE."""
-
-    def __init__(self, pool: WindowPool, batch_size: int, seed: int):
-        self.pool = pool
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-        self.positives = np.flatnonzero(pool.kind == POSITIVE)
-        self.negatives = np.flatnonzero(pool.kind != POSITIVE)
-        if len(self.positives) == 0 or len(self.negatives) == 0:
-            raise ValueError("training needs both positive and negative windows")
-        share = max(MIN_POSITIVE_SHARE, len(self.positives) / len(pool))
-        self.n_pos = min(batch_size - 1, max(1, round(batch_size * share)))
-
-    def draw(self) -> np.ndarray:
-        pos = self.rng.choice(self.positives, self.n_pos)
-        neg = self.rng.choice(self.negatives, self.batch_size - self.n_pos)
-        return np.concatenate([pos, neg])
-
-
 def make_train_step(model, optimizer, strategy=None):
     """A compiled step; with several replicas each takes a contiguous share of the batch.
 
@@ -195,34 +168,6 @@ def make_optimizer(learning_rate: float, mixed_precision: bool):
 
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
-
-
-def _batches(pool: WindowPool, sampler: BatchSampler, phase: Phase, count: int, seed: int):
-    """Yields (x, y, w) for `count` steps, prepared one batch ahead on a thread."""
-    weights = np.asarray(phase.weights, np.float32)
-    rng = np.random.default_rng(seed)
-    queue: Queue = Queue(maxsize=2)
-
-    def produce():
-        for _ in range(count):
-            idx = sampler.draw()
-            t_size, t_count, f_size, f_count = phase.masks
-            # Raw uint16 frames travel to the step at half the size; it scales them itself.
-            x = pool.gather(idx)
-            if t_count or f_count:
-                x = spec_augment(
-                    pool.features(idx),
-                    time_mask_max_size=t_size,
-                    time_mask_count=t_count,
-                    freq_mask_max_size=f_size,
-                    freq_mask_count=f_count,
-                    rng_or_seed=rng,
-                )
-            queue.put((x, pool.labels[idx], weights[pool.kind[idx]]))
-
-    threading.Thread(target=produce, daemon=True).start()
-    for _ in range(count):
-        yield queue.get()
 
 
 class Trainer:
@@ -314,8 +259,8 @@ class Trainer:
         sampler = BatchSampler(
             self.pool, self.schedule.batch_size, self.options.seed + self.state.step
         )
-        batches = _batches(self.pool, sampler, phase, count, self.options.seed + self.state.step)
-        for x, y, w in batches:
+        seed = self.options.seed + self.state.step
+        for x, y, w in batches(self.pool, sampler, phase, count, seed):
             loss, acc = self.train_step(x, y, w)
             self.state.step += 1
             if self.state.step % 25 == 0:

@@ -81,3 +81,25 @@ def test_pool_gathers_last_frames_and_sequence_windows():
     assert (windows[2:] == 7).all()
     relabelled = pool.with_kind(np.array([3]), HARD_NEGATIVE)
     assert relabelled.counts()["hard_negative"] == 1 and pool.counts()["hard_negative"] == 0
+
+
+def test_batches_hold_positives_and_weights_and_report_failures():
+    from types import SimpleNamespace
+
+    import pytest
+
+    from mww_trainer.batches import MIN_POSITIVE_SHARE, BatchSampler, batches
+
+    builder = PoolBuilder(length=4)
+    builder.add_clips([np.full((4, 40), 1, np.uint16)] * 3, POSITIVE)
+    builder.add_sequence(np.zeros((400, 40), np.uint16), NEGATIVE, hop=1)
+    pool = builder.build()
+    sampler = BatchSampler(pool, batch_size=12, seed=0)
+    phase = SimpleNamespace(weights=(1.0, 20.0, 40.0), masks=(0, 0, 0, 0))
+    for x, y, w in batches(pool, sampler, phase, 5, seed=0):
+        assert x.dtype == np.uint16 and x.shape == (12, 4, 40)
+        assert y.sum() == round(12 * MIN_POSITIVE_SHARE)
+        assert set(w[y == 1]) == {1.0} and set(w[y == 0]) == {20.0}
+    broken = SimpleNamespace(weights=(1.0,), masks=(0, 0, 0, 0))  # no weight for negatives
+    with pytest.raises(IndexError):
+        list(batches(pool, sampler, broken, 2, seed=0))
