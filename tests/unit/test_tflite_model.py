@@ -93,3 +93,23 @@ def test_reading_and_verifying_never_import_tensorflow() -> None:
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_runtime_agreement_tolerates_only_a_rare_bounded_difference():
+    import numpy as np
+
+    from mww_trainer.verify import runtime_agreement
+
+    micro = np.arange(250, dtype=np.uint8)
+    assert runtime_agreement(micro, micro.copy())[0]
+    one_off = micro.copy()
+    one_off[100] += 12
+    ok, detail = runtime_agreement(micro, one_off)
+    assert ok and "249 of 250" in detail
+    far = micro.copy()
+    far[100] += 40
+    assert not runtime_agreement(micro, far)[0]
+    many = micro.copy()
+    many[:5] += 1
+    ok, detail = runtime_agreement(micro, many)
+    assert not ok and "differ on 5 of 250" in detail
