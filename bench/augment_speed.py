@@ -19,21 +19,11 @@ import time
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.augment import Augmenter
+from mww_trainer.augment import TRANSFORMS, Augmenter
 from mww_trainer.config.loader import load_preset
 from mww_trainer.config.types import AugmentationConfig
 
 RATE = constants.SAMPLE_RATE_HZ
-TRANSFORMS = (
-    "PitchShift",
-    "SevenBandParametricEQ",
-    "TanhDistortion",
-    "BandStopFilter",
-    "RIR",
-    "AddBackgroundNoise",
-    "AddColorNoise",
-    "Gain",
-)
 
 
 def int16(x: np.ndarray) -> np.ndarray:

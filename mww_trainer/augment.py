@@ -60,6 +60,19 @@ class AugmentRanges:
     gain_db: tuple[float, float] = (-12.0, 6.0)
 
 
+# Every transform the config can switch on, in the order `augment` applies them.
+TRANSFORMS = (
+    "PitchShift",
+    "SevenBandParametricEQ",
+    "TanhDistortion",
+    "BandStopFilter",
+    "RIR",
+    "AddBackgroundNoise",
+    "AddColorNoise",
+    "Gain",
+)
+
+
 class Augmenter:
     """Augments int16 clips into fixed-length int16 training windows.
 

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,18 +47,3 @@ class JsonlProgressWriter:
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(event.to_json() + "\n")
             handle.flush()
-
-
-def read_progress(path: Path) -> list[dict[str, Any]]:
-    """Events written so far; a partly written last line (the worker is mid-write) is skipped."""
-    events = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return events
-    for line in lines:
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events

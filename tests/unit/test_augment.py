@@ -10,22 +10,12 @@ import numpy as np
 import pytest
 
 from mww_trainer.audio import write_wav
-from mww_trainer.augment import Augmenter, AugmentRanges, place_clip
+from mww_trainer.augment import TRANSFORMS, Augmenter, AugmentRanges, place_clip
 from mww_trainer.config.types import AugmentationConfig, TrainingConfig
 from mww_trainer.errors import ConfigError
 from mww_trainer.spec_augment import SpecAugmentSettings, array_backend, spec_augment
 
 RATE = 16000
-TRANSFORMS = (
-    "PitchShift",
-    "SevenBandParametricEQ",
-    "TanhDistortion",
-    "BandStopFilter",
-    "RIR",
-    "AddBackgroundNoise",
-    "AddColorNoise",
-    "Gain",
-)
 WINDOW = round(3.2 * RATE)
 JITTER_S = 0.2
 
