@@ -29,6 +29,12 @@ _VALUE_OPTIONS = (
     ("clip_duration_s", float, "length of every positive and hard-negative clip"),
     ("language", str, "espeak-ng language of the voices"),
     ("room_fraction", float, "fraction of clips put in a room (with --rooms)"),
+    (
+        "timbre_fraction",
+        float,
+        "fraction of speech spoken by new voices derived from espeak-ng's variants "
+        "(moved formants, tone, breath); 0 keeps espeak-ng's voices as they are",
+    ),
 )
 
 

@@ -20,7 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import soundfile
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
-from mww_trainer.synth import espeak, phrases
+from mww_trainer.synth import espeak, phrases, timbre
 from mww_trainer.synth.noise import to_pcm16
 from mww_trainer.synth.options import SynthOptions
 from mww_trainer.synth.render import BACKGROUND_KINDS, Job, RenderContext, render
@@ -237,7 +238,11 @@ def synthesize_dataset(
     jobs = plan_jobs(options, ctx.speakers, neighbours)
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
-    entries = _run_jobs(jobs, ctx, workers, on_progress)
+    with ExitStack() as stack:
+        if ctx.espeak is not None and options.timbre_fraction > 0:
+            workshop = stack.enter_context(timbre.voice_workshop(ctx.espeak))
+            ctx = replace(ctx, workshop=workshop)
+        entries = _run_jobs(jobs, ctx, workers, on_progress)
     manifest_path = _write_manifest(options, ctx, entries)
     roles = Counter(e["role"] for e in entries)
     return SynthResult(

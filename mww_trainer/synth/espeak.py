@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import soxr
@@ -145,9 +146,25 @@ def _parse_wav(data: bytes) -> tuple[np.ndarray, int]:
     return pcm.astype(np.float32) / 32768.0, rate
 
 
-def speak(binary: str, text: str, speaker: Speaker, *, speed_wpm: int, pitch: int) -> np.ndarray:
-    """``text`` spoken by ``speaker`` as float32 mono at the device's 16 kHz."""
-    args = ["-b", "1", "-v", speaker.espeak_id, "-s", str(speed_wpm), "-p", str(pitch), "--stdout"]
+def speak(
+    binary: str,
+    text: str,
+    speaker: Speaker,
+    *,
+    speed_wpm: int,
+    pitch: int,
+    variant: str | None = None,
+    data_path: Path | None = None,
+) -> np.ndarray:
+    """``text`` spoken by ``speaker`` as float32 mono at the device's 16 kHz.
+
+    ``variant`` replaces the speaker's own variant with one found under ``data_path`` (a
+    folder holding an ``espeak-ng-data``), as derived voices are.
+    """
+    voice = speaker.espeak_id if variant is None else f"{speaker.voice_file}+{variant}"
+    args = ["-b", "1", "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "--stdout"]
+    if data_path is not None:
+        args.insert(0, f"--path={data_path}")
     audio, rate = _parse_wav(_run(binary, args, text))
     if rate != constants.SAMPLE_RATE_HZ and audio.size:
         audio = soxr.resample(audio, rate, constants.SAMPLE_RATE_HZ, quality="HQ")

@@ -31,6 +31,9 @@ class SynthOptions:
     voices_split: str = "all"  # "even" / "odd": disjoint halves of the voice variants
     speed_wpm: tuple[int, int] = (120, 200)
     pitch: tuple[int, int] = (20, 80)  # espeak-ng -p, 0-99
+    # Share of speech (every role) spoken by a voice derived from espeak's: new timbres that
+    # help the model hear voices unlike any espeak ships (see synth/timbre.py).
+    timbre_fraction: float = 0.5
     peak_dbfs: tuple[float, float] = (-20.0, -3.0)
     end_silence_s: tuple[float, float] = (0.2, 0.4)  # after the spoken word, to the clip's end
     noise_fraction: float = 0.5  # of positive / hard-negative clips with low background noise
@@ -66,7 +69,7 @@ class SynthOptions:
             "/".join(VOICE_SPLITS),
         )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
-        for name in ("noise_fraction", "room_fraction"):
+        for name in ("noise_fraction", "room_fraction", "timbre_fraction"):
             value = getattr(self, name)
             _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
         self._check_ranges()

@@ -18,6 +18,7 @@ from mww_trainer.synth import noise
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
 from mww_trainer.synth.options import SynthOptions
 from mww_trainer.synth.phrases import contains_phrase, normalise
+from mww_trainer.synth.timbre import VoiceWorkshop, random_timbre
 
 RATE_HZ = constants.SAMPLE_RATE_HZ
 MAX_SPEED_WPM = 450
@@ -43,6 +44,20 @@ class RenderContext:
     espeak: str | None  # the espeak-ng binary; None when nothing needs speech
     speakers: tuple[Speaker, ...]
     sentences: tuple[str, ...]
+    workshop: VoiceWorkshop | None = None  # where derived voices are written; None: none
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Who speaks: a speaker, possibly with a derived variant in place of its own."""
+
+    speaker: Speaker
+    variant: str | None = None
+    timbre: dict[str, Any] | None = None  # what the manifest says about the derived variant
+
+    @property
+    def name(self) -> str:
+        return self.speaker.name if self.variant is None else f"{self.speaker.name}~derived"
 
 
 Rendered = tuple[np.ndarray, dict[str, Any]]
@@ -68,25 +83,52 @@ def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
     return int(rng.integers(bounds[0], bounds[1] + 1))
 
 
+def _voice(rng: np.random.Generator, ctx: RenderContext, speaker: Speaker, name: str) -> Voice:
+    """The speaker as is, or (for ``timbre_fraction`` of the draws) a voice derived from it."""
+    if ctx.workshop is None or rng.random() >= ctx.options.timbre_fraction:
+        return Voice(speaker)
+    timbre = random_timbre(rng)
+    return Voice(speaker, ctx.workshop.write(speaker.variant, timbre, name), timbre.summary())
+
+
+def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int) -> np.ndarray:
+    assert ctx.espeak is not None
+    data_path = None if voice.variant is None or ctx.workshop is None else ctx.workshop.path
+    audio = speak(
+        ctx.espeak,
+        text,
+        voice.speaker,
+        speed_wpm=speed_wpm,
+        pitch=pitch,
+        variant=voice.variant,
+        data_path=data_path,
+    )
+    return trim_silence(audio)
+
+
+def _forget(ctx: RenderContext, voice: Voice) -> None:
+    if voice.variant is not None and ctx.workshop is not None:
+        ctx.workshop.remove(voice.variant)
+
+
 def _speak_within(
-    ctx: RenderContext, text: str, speaker: Speaker, speed_wpm: int, pitch: int, room_n: int
+    ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int, room_n: int
 ) -> tuple[np.ndarray, int]:
     """Speech trimmed of silence and no longer than ``room_n`` samples: faster if it must be."""
-    assert ctx.espeak is not None
     for _ in range(6):
-        audio = trim_silence(speak(ctx.espeak, text, speaker, speed_wpm=speed_wpm, pitch=pitch))
+        audio = _say(ctx, text, voice, speed_wpm, pitch)
         if audio.size <= room_n or speed_wpm >= MAX_SPEED_WPM:
             break
         speed_wpm = min(MAX_SPEED_WPM, math.ceil(speed_wpm * audio.size / room_n * 1.05))
     if audio.size > room_n:
         raise ConfigError(
-            f"synth.clip_duration_s: {text!r} spoken by {speaker.name} at {speed_wpm} wpm lasts "
+            f"synth.clip_duration_s: {text!r} spoken by {voice.name} at {speed_wpm} wpm lasts "
             f"{audio.size / RATE_HZ:.2f} s, longer than the {room_n / RATE_HZ:.2f} s a "
             f"{ctx.options.clip_duration_s} s clip leaves before its end silence; "
             "use a longer --clip-duration-s"
         )
     if audio.size == 0:
-        raise ConfigError(f"espeak-ng produced no sound for {text!r} with voice {speaker.name}")
+        raise ConfigError(f"espeak-ng produced no sound for {text!r} with voice {voice.name}")
     return audio, speed_wpm
 
 
@@ -97,9 +139,15 @@ def render_clip(job: Job, ctx: RenderContext) -> Rendered:
     clip_n = opts.clip_samples
     speed, pitch = _integer(rng, opts.speed_wpm), _integer(rng, opts.pitch)
     end_n = round(_uniform(rng, opts.end_silence_s) * RATE_HZ)
-    speech, speed = _speak_within(ctx, job.text, job.speaker, speed, pitch, clip_n - end_n)
+    voice = _voice(rng, ctx, job.speaker, f"mww_{job.seed}")
+    try:
+        speech, speed = _speak_within(ctx, job.text, voice, speed, pitch, clip_n - end_n)
+    finally:
+        _forget(ctx, voice)
     speech = noise.scale_to_peak_dbfs(speech, _uniform(rng, opts.peak_dbfs))
     meta: dict[str, Any] = {"text": job.text, "voice": job.speaker.name}
+    if voice.timbre is not None:
+        meta["timbre"] = voice.timbre
     meta |= {"speed_wpm": speed, "pitch": pitch, "speech_end_s": (clip_n - end_n) / RATE_HZ}
     wet = speech
     if opts.rooms != "off" and rng.random() < opts.room_fraction:
@@ -134,25 +182,33 @@ def _recent_words(recent: list[str], sentence: str, phrase: str) -> list[str]:
 
 
 def _speak_sentence(
-    rng: np.random.Generator, ctx: RenderContext, sentence: str
+    rng: np.random.Generator, ctx: RenderContext, sentence: str, name: str
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    assert ctx.espeak is not None
     speaker = ctx.speakers[int(rng.integers(len(ctx.speakers)))]
     speed, pitch = _integer(rng, ctx.options.speed_wpm), _integer(rng, ctx.options.pitch)
-    audio = trim_silence(speak(ctx.espeak, sentence, speaker, speed_wpm=speed, pitch=pitch))
-    segment = {"text": sentence, "voice": speaker.name, "speed_wpm": speed, "pitch": pitch}
+    voice = _voice(rng, ctx, speaker, name)
+    try:
+        audio = _say(ctx, sentence, voice, speed, pitch)
+    finally:
+        _forget(ctx, voice)
+    segment = {"text": sentence, "voice": voice.name, "speed_wpm": speed, "pitch": pitch}
     return audio, segment
 
 
-def _talk(rng: np.random.Generator, ctx: RenderContext, n: int, gap_s: tuple[float, float]):
-    """``n`` samples of sentences by random voices with pauses; and the segments spoken."""
+def _talk(
+    rng: np.random.Generator, ctx: RenderContext, n: int, gap_s: tuple[float, float], tag: str
+):
+    """``n`` samples of sentences by random voices with pauses; and the segments spoken.
+
+    ``tag`` makes the names of derived voices unique to this stream of talk.
+    """
     out = np.zeros(n, dtype=np.float32)
     pos = round(_uniform(rng, (0.0, gap_s[1])) * RATE_HZ)
     segments: list[dict[str, Any]] = []
     recent: list[str] = []
     while pos < n:
         sentence = _pick_sentence(rng, ctx, recent)
-        audio, segment = _speak_sentence(rng, ctx, sentence)
+        audio, segment = _speak_sentence(rng, ctx, sentence, f"{tag}_{len(segments)}")
         audio = noise.scale_to_rms_dbfs(audio, _uniform(rng, (-28.0, -18.0)))
         out[pos : pos + audio.size] = audio[: n - pos]
         segments.append({**segment, "start_s": round(pos / RATE_HZ, 3)})
@@ -165,7 +221,7 @@ def render_ambient(job: Job, ctx: RenderContext) -> Rendered:
     """Continuous non-wake-word talk by changing voices, with background noise under it."""
     opts, rng = ctx.options, np.random.default_rng(job.seed)
     n = round(job.duration_s * RATE_HZ)
-    talk, segments = _talk(rng, ctx, n, opts.ambient_gap_s)
+    talk, segments = _talk(rng, ctx, n, opts.ambient_gap_s, f"mww_{job.seed}")
     kind, snr_db = str(rng.choice(noise.NOISE_KINDS)), _uniform(rng, opts.ambient_snr_db)
     audio = noise.add_noise(talk, noise.noise(kind, n, rng), snr_db)
     meta = {"text": " ".join(s["text"] for s in segments), "noise": kind}
@@ -180,8 +236,9 @@ def render_background(job: Job, ctx: RenderContext) -> Rendered:
     if job.kind == "babble":
         talkers = int(rng.integers(4, 8))
         audio = np.zeros(n, dtype=np.float32)
-        for _ in range(talkers):
-            stream, _segments = _talk(rng, ctx, n, (0.05, 0.6))
+        for talker in range(talkers):
+            tag = f"mww_{job.seed}_{talker}"
+            stream, _segments = _talk(rng, ctx, n, (0.05, 0.6), tag)
             audio += noise.scale_to_rms_dbfs(stream, _uniform(rng, (-6.0, 0.0)))
         meta["talkers"] = talkers
     else:

@@ -246,6 +246,34 @@ def test_voice_split_halves_are_disjoint_and_cover_all(tmp_path):
 
 
 @needs_espeak
+def test_datasets_record_derived_voices_and_none_when_the_fraction_is_zero(tmp_path):
+    options = small_options(
+        tmp_path / "mixed", positives=24, background=0, rirs=0, seed=3, timbre_fraction=0.5
+    )
+    mixed = synthesize_dataset(options)
+    plain_set = synthesize_dataset(replace(options, out_dir=tmp_path / "plain", timbre_fraction=0))
+
+    files = json.loads(mixed.manifest_path.read_text())["files"]
+    clips = [f for f in files if f["role"] in ("positive", "hard_negative")]
+    derived = [f for f in clips if "timbre" in f]
+    assert 0.2 < len(derived) / len(clips) < 0.8
+    assert all(len(f["timbre"]["formant_scale"]) == 4 for f in derived)
+    segments = [s for f in files if f["role"] == "negative" for s in f["segments"]]
+    assert any(s["voice"].endswith("~derived") for s in segments)
+    # Positives stay filed under the speaker they derive from, so the split keeps speakers apart.
+    assert all(f["path"].split("/")[1] == f["voice"] for f in derived if f["role"] == "positive")
+
+    plain_files = json.loads(plain_set.manifest_path.read_text())["files"]
+    assert not any("timbre" in f for f in plain_files)
+    assert not any(
+        s["voice"].endswith("~derived")
+        for f in plain_files
+        if f["role"] == "negative"
+        for s in f["segments"]
+    )
+
+
+@needs_espeak
 def test_refuses_to_replace_files_unless_forced(tmp_path):
     options = small_options(tmp_path, ambient_minutes=0, background=1, rirs=0)
     own = tmp_path / "positive" / "me" / "rec_001.wav"
