@@ -1,6 +1,7 @@
 """mww-synth --phrase "hey computer" --out dataset/: a synthetic dataset from espeak-ng.
 
-Exit status: 0 written, 2 a user error (espeak-ng missing, bad option, files in the way).
+Exit status: 0 written, 2 a user error (espeak-ng or piper-tts missing, bad option, files in
+the way).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _VALUE_OPTIONS = (
         "fraction of speech spoken by new voices derived from espeak-ng's variants "
         "(moved formants, tone, breath); 0 keeps espeak-ng's voices as they are",
     ),
+    ("piper_fraction", float, "fraction of speech spoken by piper voices (with --piper-voices)"),
 )
 
 
@@ -42,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mww-synth",
         description="Write a synthetic wake-word dataset (positive, hard_negative, negative, "
-        "background, rirs and synth_manifest.json) spoken by espeak-ng voices. The same "
-        "options and seed always give identical files.",
+        "background, rirs and synth_manifest.json) spoken by espeak-ng voices, and by piper "
+        "voices with --piper-voices. The same options and seed always give identical files.",
         argument_default=argparse.SUPPRESS,
     )
     add = parser.add_argument
@@ -68,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--ambient-text",
         type=Path,
         help="sentences for ambient talk, one per line (default: the built-in English text)",
+    )
+    add(
+        "--piper-voices",
+        type=Path,
+        metavar="DIR",
+        help="a folder of piper voices (NAME.onnx with NAME.onnx.json beside it, searched "
+        "recursively) to speak some of the speech; not split by --voices-split. Needs the "
+        'optional piper-tts package: pip install -e ".[piper]"',
     )
     add("--force", action="store_true", help="replace files that already exist")
     return parser

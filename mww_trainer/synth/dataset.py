@@ -1,11 +1,14 @@
 """Plan, render in parallel and write a synthetic dataset in the user guide's layout.
 
-    positive/<speaker>/pos_00000.wav   the phrase, one folder per espeak voice+variant
+    positive/<speaker>/pos_00000.wav   the phrase, one folder per espeak voice+variant or
+                                       piper speaker (piper-<model>[-<speaker id>])
     hard_negative/hneg_00000.wav       phonetic neighbours of the phrase
     negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
     background/noise_0000_<kind>.wav   white, pink, brown, babble, hum
     rirs/rir_0000.wav                  room impulse responses
-    synth_manifest.json                every file: path, role, text, voice, speed, pitch, seed...
+    synth_manifest.json                every file: path, role, text, voice, engine (espeak,
+                                       or piper with its model, speaker id, length scale), speed,
+                                       pitch, seed...
 
 Every random choice comes from the options' seed: the plan from one stream, and each file from
 its own seed derived from (seed, role, index), so worker count and scheduling never change
@@ -33,6 +36,7 @@ from mww_trainer.errors import ConfigError, MwwError
 from mww_trainer.synth import espeak, phrases, timbre
 from mww_trainer.synth.noise import to_pcm16
 from mww_trainer.synth.options import SynthOptions
+from mww_trainer.synth.piper_voices import PiperSpeaker, PiperVoices
 from mww_trainer.synth.render import BACKGROUND_KINDS, Job, RenderContext, render
 
 MANIFEST_NAME = "synth_manifest.json"
@@ -40,6 +44,7 @@ MANIFEST_VERSION = 1
 ROLES = ("positive", "hard_negative", "negative", "background", "rir")
 _ROLE_STREAM = {role: i + 1 for i, role in enumerate(ROLES)}
 _PLAN_STREAM = 0
+_PIPER_MIX_STREAM = 2  # under the plan's stream; 1 is the phonetic neighbours'
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -82,19 +87,51 @@ def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[flo
     return out
 
 
+Speakers = list[espeak.Speaker | PiperSpeaker]
+
+
+def _clip_speakers(
+    opts: SynthOptions,
+    rng: np.random.Generator,
+    speakers: tuple[espeak.Speaker, ...],
+    piper: tuple[PiperSpeaker, ...],
+) -> tuple[Speakers, Speakers]:
+    """The speaker of each positive (every speaker in turn) and of each hard negative."""
+    order = [speakers[i] for i in rng.permutation(len(speakers))]
+    positives: Speakers = [order[i % len(order)] for i in range(opts.positives)]
+    n_hard = opts.hard_negatives
+    hard: Speakers = [speakers[int(rng.integers(len(speakers)))] for _ in range(n_hard)]
+    if not piper:
+        return positives, hard
+    # Which clips piper speaks comes from a stream of its own, so the plan's stream (and with
+    # it the ambient files' lengths) is the same with piper voices or without.
+    mix = np.random.default_rng([opts.seed, _PLAN_STREAM, _PIPER_MIX_STREAM])
+    pools = (order, [piper[i] for i in mix.permutation(len(piper))])
+    taken = [0, 0]
+    for i in range(opts.positives):
+        pool = int(mix.random() < opts.piper_fraction)
+        positives[i] = pools[pool][taken[pool] % len(pools[pool])]
+        taken[pool] += 1
+    for i in range(n_hard):
+        if mix.random() < opts.piper_fraction:
+            hard[i] = piper[int(mix.integers(len(piper)))]
+    return positives, hard
+
+
 def plan_jobs(
-    opts: SynthOptions, speakers: tuple[espeak.Speaker, ...], neighbours: list[str]
+    opts: SynthOptions,
+    speakers: tuple[espeak.Speaker, ...],
+    neighbours: list[str],
+    piper_speakers: tuple[PiperSpeaker, ...] = (),
 ) -> list[Job]:
     """Every file to write, in manifest order, each with its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
-    order = [speakers[i] for i in rng.permutation(len(speakers))]
+    positives, hard = _clip_speakers(opts, rng, speakers, piper_speakers)
     jobs = []
-    for i in range(opts.positives):
-        spk = order[i % len(order)]
+    for i, spk in enumerate(positives):
         path = f"positive/{spk.name}/pos_{i:05d}.wav"
         jobs.append(Job("positive", path, _seed(opts.seed, "positive", i), opts.phrase, spk))
-    for i in range(opts.hard_negatives):
-        spk = speakers[int(rng.integers(len(speakers)))]
+    for i, spk in enumerate(hard):
         text = neighbours[i % len(neighbours)]
         path = f"hard_negative/hneg_{i:05d}.wav"
         jobs.append(Job("hard_negative", path, _seed(opts.seed, "hard_negative", i), text, spk))
@@ -142,7 +179,10 @@ def _context(opts: SynthOptions) -> tuple[RenderContext, list[str]]:
     if opts.ambient_minutes > 0 or opts.background > BACKGROUND_KINDS.index("babble"):
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
-    ctx = RenderContext(opts, binary, speakers, tuple(sentences))
+    piper = None
+    if opts.piper_voices is not None and opts.piper_fraction > 0:
+        piper = PiperVoices.from_folder(opts.piper_voices, opts.language)
+    ctx = RenderContext(opts, binary, speakers, tuple(sentences), piper=piper)
     return ctx, _neighbour_texts(opts, binary, speakers)
 
 
@@ -218,6 +258,7 @@ def _write_manifest(opts: SynthOptions, ctx: RenderContext, entries: list[dict])
         "version": MANIFEST_VERSION,
         "phrase": opts.phrase,
         "espeak": espeak.espeak_version(ctx.espeak) if ctx.espeak else None,
+        "piper": ctx.piper.summary() if ctx.piper else None,
         "options": _options_record(opts),
         "files": entries,
     }
@@ -235,7 +276,7 @@ def synthesize_dataset(
     """Write the dataset ``options`` describes; ``on_progress(done, total)`` counts files."""
     started = time.monotonic()
     ctx, neighbours = _context(options)
-    jobs = plan_jobs(options, ctx.speakers, neighbours)
+    jobs = plan_jobs(options, ctx.speakers, neighbours, ctx.piper.speakers if ctx.piper else ())
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
     with ExitStack() as stack:

@@ -34,6 +34,13 @@ class SynthOptions:
     # Share of speech (every role) spoken by a voice derived from espeak's: new timbres that
     # help the model hear voices unlike any espeak ships (see synth/timbre.py).
     timbre_fraction: float = 0.5
+    # A folder of piper voice models (NAME.onnx + NAME.onnx.json, searched recursively); None:
+    # espeak-ng speaks everything. piper voices are not split by voices_split: for a held-out
+    # set, give it a folder of other piper voices.
+    piper_voices: Path | None = None
+    # Share of speech (every role) by piper speakers when piper_voices is set; 0: none, and the
+    # folder is not read.
+    piper_fraction: float = 0.5
     peak_dbfs: tuple[float, float] = (-20.0, -3.0)
     end_silence_s: tuple[float, float] = (0.2, 0.4)  # after the spoken word, to the clip's end
     noise_fraction: float = 0.5  # of positive / hard-negative clips with low background noise
@@ -69,7 +76,7 @@ class SynthOptions:
             "/".join(VOICE_SPLITS),
         )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
-        for name in ("noise_fraction", "room_fraction", "timbre_fraction"):
+        for name in ("noise_fraction", "room_fraction", "timbre_fraction", "piper_fraction"):
             value = getattr(self, name)
             _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
         self._check_ranges()

@@ -18,6 +18,7 @@ from mww_trainer.synth import noise
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
 from mww_trainer.synth.options import SynthOptions
 from mww_trainer.synth.phrases import contains_phrase, normalise
+from mww_trainer.synth.piper_voices import PiperSpeaker, PiperVoices
 from mww_trainer.synth.timbre import VoiceWorkshop, random_timbre
 
 RATE_HZ = constants.SAMPLE_RATE_HZ
@@ -33,7 +34,7 @@ class Job:
     rel_path: str  # posix path under the dataset root
     seed: int
     text: str = ""
-    speaker: Speaker | None = None
+    speaker: Speaker | PiperSpeaker | None = None
     kind: str = ""  # background kind
     duration_s: float = 0.0  # ambient and background length
 
@@ -45,15 +46,17 @@ class RenderContext:
     speakers: tuple[Speaker, ...]
     sentences: tuple[str, ...]
     workshop: VoiceWorkshop | None = None  # where derived voices are written; None: none
+    piper: PiperVoices | None = None  # None: espeak-ng speaks everything
 
 
 @dataclass(frozen=True)
 class Voice:
     """Who speaks: a speaker, possibly with a derived variant in place of its own."""
 
-    speaker: Speaker
+    speaker: Speaker | PiperSpeaker
     variant: str | None = None
     timbre: dict[str, Any] | None = None  # what the manifest says about the derived variant
+    seed: int | None = None  # a piper speaker's: the noise its model draws (see piper_voices)
 
     @property
     def name(self) -> str:
@@ -83,8 +86,12 @@ def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
     return int(rng.integers(bounds[0], bounds[1] + 1))
 
 
-def _voice(rng: np.random.Generator, ctx: RenderContext, speaker: Speaker, name: str) -> Voice:
-    """The speaker as is, or (for ``timbre_fraction`` of the draws) a voice derived from it."""
+def _voice(
+    rng: np.random.Generator, ctx: RenderContext, speaker: Speaker | PiperSpeaker, name: str
+) -> Voice:
+    """The speaker as is, or (for ``timbre_fraction`` of espeak's draws) a voice derived from it."""
+    if isinstance(speaker, PiperSpeaker):
+        return Voice(speaker, seed=int(rng.integers(2**31)))
     if ctx.workshop is None or rng.random() >= ctx.options.timbre_fraction:
         return Voice(speaker)
     timbre = random_timbre(rng)
@@ -92,6 +99,10 @@ def _voice(rng: np.random.Generator, ctx: RenderContext, speaker: Speaker, name:
 
 
 def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int) -> np.ndarray:
+    if isinstance(voice.speaker, PiperSpeaker):
+        assert ctx.piper is not None and voice.seed is not None
+        audio = ctx.piper.speak(text, voice.speaker, speed_wpm=speed_wpm, seed=voice.seed)
+        return trim_silence(audio)
     assert ctx.espeak is not None
     data_path = None if voice.variant is None or ctx.workshop is None else ctx.workshop.path
     audio = speak(
@@ -128,8 +139,20 @@ def _speak_within(
             "use a longer --clip-duration-s"
         )
     if audio.size == 0:
-        raise ConfigError(f"espeak-ng produced no sound for {text!r} with voice {voice.name}")
+        engine = "piper" if isinstance(voice.speaker, PiperSpeaker) else "espeak-ng"
+        raise ConfigError(f"{engine} produced no sound for {text!r} with voice {voice.name}")
     return audio, speed_wpm
+
+
+def _spoken_by(ctx: RenderContext, voice: Voice, speed_wpm: int, pitch: int) -> dict[str, Any]:
+    """What the manifest records about how a text was spoken: engine, model, speaker, speed."""
+    if not isinstance(voice.speaker, PiperSpeaker):
+        return {"engine": "espeak", "speed_wpm": speed_wpm, "pitch": pitch}
+    assert ctx.piper is not None
+    length_scale = ctx.piper.length_scale(voice.speaker, speed_wpm)
+    # piper has no pitch control; speed_wpm is the tempo its length scale stands for.
+    facts = {"speed_wpm": speed_wpm, "length_scale": length_scale, "pitch": None}
+    return voice.speaker.record() | facts
 
 
 def render_clip(job: Job, ctx: RenderContext) -> Rendered:
@@ -148,7 +171,7 @@ def render_clip(job: Job, ctx: RenderContext) -> Rendered:
     meta: dict[str, Any] = {"text": job.text, "voice": job.speaker.name}
     if voice.timbre is not None:
         meta["timbre"] = voice.timbre
-    meta |= {"speed_wpm": speed, "pitch": pitch, "speech_end_s": (clip_n - end_n) / RATE_HZ}
+    meta |= _spoken_by(ctx, voice, speed, pitch) | {"speech_end_s": (clip_n - end_n) / RATE_HZ}
     wet = speech
     if opts.rooms != "off" and rng.random() < opts.room_fraction:
         rir, rt60_s = noise.room_rir(opts.rooms, rng)
@@ -184,15 +207,22 @@ def _recent_words(recent: list[str], sentence: str, phrase: str) -> list[str]:
 def _speak_sentence(
     rng: np.random.Generator, ctx: RenderContext, sentence: str, name: str
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    speaker = ctx.speakers[int(rng.integers(len(ctx.speakers)))]
+    speaker = _pick_speaker(rng, ctx)
     speed, pitch = _integer(rng, ctx.options.speed_wpm), _integer(rng, ctx.options.pitch)
     voice = _voice(rng, ctx, speaker, name)
     try:
         audio = _say(ctx, sentence, voice, speed, pitch)
     finally:
         _forget(ctx, voice)
-    segment = {"text": sentence, "voice": voice.name, "speed_wpm": speed, "pitch": pitch}
+    segment = {"text": sentence, "voice": voice.name} | _spoken_by(ctx, voice, speed, pitch)
     return audio, segment
+
+
+def _pick_speaker(rng: np.random.Generator, ctx: RenderContext) -> Speaker | PiperSpeaker:
+    """A piper speaker for ``piper_fraction`` of the draws (when there are any), else espeak's."""
+    if ctx.piper is not None and rng.random() < ctx.options.piper_fraction:
+        return ctx.piper.speakers[int(rng.integers(len(ctx.piper.speakers)))]
+    return ctx.speakers[int(rng.integers(len(ctx.speakers)))]
 
 
 def _talk(
