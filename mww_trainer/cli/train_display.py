@@ -66,6 +66,7 @@ class TrainingDisplay:
         self.started = time.monotonic()
         self.rate_start: tuple[float, int] | None = None
         self.tty = stream.isatty()
+        self.shown_tenth: dict[str, int] = {}  # per stage: the last tenth shown
         self._write_log("Training Log Started")
 
     def _write_log(self, text: str) -> None:
@@ -91,10 +92,25 @@ class TrainingDisplay:
             )
         )
         self._write_log(text)
+        if not self._worth_showing(event):
+            return
         if self.tty:
             print(" " * 120, end="\r", file=self.stream)
-        if event.stage not in ("features",) or event.done == event.total:
-            print(text, file=self.stream, flush=True)
+        print(text, file=self.stream, flush=True)
+
+    def _worth_showing(self, event: ProgressEvent) -> bool:
+        """Every event of a one-step stage; of a long one, its end and each new tenth.
+
+        A stage that counts thousands of files would otherwise print thousands of lines; the
+        log file keeps them all.
+        """
+        if event.total <= 1 or event.done >= event.total:
+            return True
+        tenth = 10 * event.done // event.total
+        if self.shown_tenth.get(event.stage) == tenth:
+            return False
+        self.shown_tenth[event.stage] = tenth
+        return True
 
     def close(self) -> None:
         self._write_log("Training Log Ended")
