@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,11 +118,13 @@ class FitOptions:
     profile_dir: Path = Path("profiles")
 
 
-def make_train_step(model, optimizer, strategy=None):
+def make_train_step(model, optimizer, strategy=None, averaged=None, decay: float = 0.0):
     """A compiled step; with several replicas each takes a contiguous share of the batch.
 
     The loss is normalised by the whole batch's weight, so summing the replicas' gradients
-    (what MirroredStrategy does) gives exactly the single-device gradient.
+    (what MirroredStrategy does) gives exactly the single-device gradient. With ``averaged``
+    (one variable per trainable weight) the step also moves that exponential moving average
+    of the weights towards the new weights.
     """
     import tensorflow as tf
 
@@ -158,6 +161,13 @@ def make_train_step(model, optimizer, strategy=None):
             loss, hits = strategy.run(replica_step, args=(shares(x), shares(y), shares(w), w_total))
             loss = strategy.reduce("SUM", loss, axis=None)
             hits = strategy.reduce("SUM", hits, axis=None)
+        if averaged is not None:
+            # A short memory at first, as in tf.train.ExponentialMovingAverage's num_updates:
+            # the average must not stay anchored to the random initial weights.
+            n = tf.cast(optimizer.iterations, tf.float32)
+            d = tf.minimum(decay, (1.0 + n) / (10.0 + n))
+            for avg, var in zip(averaged, model.trainable_variables, strict=True):
+                avg.assign(d * avg + (1.0 - d) * tf.cast(var, avg.dtype))
         return loss, hits / tf.cast(tf.shape(y)[0], tf.float32)
 
     return step
@@ -188,11 +198,22 @@ class Trainer:
         self.model = net.model(Mode.TRAINING)
         self.optimizer = make_optimizer(schedule.learning_rates[0], options.mixed_precision)
         self.optimizer.build(self.model.trainable_variables)
-        self.train_step = make_train_step(self.model, self.optimizer, strategy)
+        self.averaged = None
+        if schedule.ema_decay > 0:
+            self.averaged = [
+                tf.Variable(v.numpy(), trainable=False, name=f"ema_{i}")
+                for i, v in enumerate(self.model.trainable_variables)
+            ]
+        self.train_step = make_train_step(
+            self.model, self.optimizer, strategy, self.averaged, schedule.ema_decay
+        )
         self.dir = Path(options.checkpoint_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        saved = {"model": self.model, "optimizer": self.optimizer}
+        if self.averaged is not None:
+            saved["averaged"] = self.averaged
         self.resume = tf.train.CheckpointManager(
-            tf.train.Checkpoint(model=self.model, optimizer=self.optimizer),
+            tf.train.Checkpoint(**saved),
             str(self.dir / RESUME_DIR),
             max_to_keep=1,
         )
@@ -274,7 +295,30 @@ class Trainer:
                     )
                 )
 
+    @contextmanager
+    def _weights_to_judge(self):
+        """The weights validation sees and checkpoints hold: the moving average, when kept.
+
+        Training goes on from the raw weights, which are put back afterwards.
+        """
+        if self.averaged is None:
+            yield
+            return
+        variables = self.model.trainable_variables
+        raw = [v.numpy() for v in variables]
+        for var, avg in zip(variables, self.averaged, strict=True):
+            var.assign(avg)
+        try:
+            yield
+        finally:
+            for var, value in zip(variables, raw, strict=True):
+                var.assign(value)
+
     def _evaluate(self, phase: Phase, validate: Validate, total: int) -> None:
+        with self._weights_to_judge():
+            self._judge(phase, validate, total)
+
+    def _judge(self, phase: Phase, validate: Validate, total: int) -> None:
         metrics = dict(validate(self.net))
         metrics.update(step=self.state.step, phase=phase.index + 1)
         self.state.history.append(metrics)

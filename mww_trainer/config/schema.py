@@ -317,6 +317,10 @@ TRAINING = {
     "minimization_metric": one_of(MINIMIZATION_METRICS),
     "target_minimization": NON_NEGATIVE_NUMBER,
     "maximization_metric": one_of(MAXIMIZATION_METRICS),
+    # Optional, so that complete configuration files written before it still load.
+    vol.Optional("ema_decay", default=0.0): number(
+        "a number from 0 (off) to below 1, e.g. 0.999", low=0.0, high=1.0, open_high=True
+    ),
 }
 MODEL = {
     "architecture": architecture,

@@ -67,6 +67,9 @@ class TrainingConfig:
     minimization_metric: str
     target_minimization: float
     maximization_metric: str
+    # Validate and save an exponential moving average of the weights (this decay per step)
+    # instead of the last weights; 0 turns it off.
+    ema_decay: float = 0.0
 
     @property
     def total_steps(self) -> int:

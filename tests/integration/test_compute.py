@@ -66,6 +66,31 @@ def test_two_replicas_take_the_same_step_as_one_device():
     assert "max weight difference" in out
 
 
+def test_two_replicas_keep_the_same_moving_average_as_one_device():
+    out = run("""
+        def averaged_after_steps(strategy):
+            with strategy.scope():
+                tf.keras.utils.set_random_seed(1)
+                model = MixedNet(arch).model(Mode.TRAINING)
+                opt = make_optimizer(1e-2, False)
+                opt.build(model.trainable_variables)
+                avg = [tf.Variable(v.numpy(), trainable=False) for v in model.trainable_variables]
+                step = make_train_step(model, opt, strategy, avg, 0.5)
+            for _ in range(3):
+                step(tf.constant(x), tf.constant(y), tf.constant(w))
+            raw = [v.numpy() for v in model.trainable_variables]
+            return [a.numpy() for a in avg], raw
+
+        single, raw = averaged_after_steps(tf.distribute.get_strategy())
+        double, _ = averaged_after_steps(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(single, double))
+        lag = max(float(np.abs(a - b).max()) for a, b in zip(single, raw))
+        assert diff < 1e-4 and lag > 1e-4, (diff, lag)
+        print("moving averages agree", diff)
+    """)
+    assert "moving averages agree" in out
+
+
 def test_mixed_precision_policy_keeps_a_float32_head_and_is_restored():
     # Only the wiring is checked here: float16 convolutions on this CPU return NaN
     # (TensorFlow 2.21), which is why mixed precision is switched on only with a GPU.
