@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.errors import ConfigError
+from mww_trainer.errors import ConfigError, MwwError
 from mww_trainer.synth import noise
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
 from mww_trainer.synth.options import SynthOptions
@@ -105,15 +105,24 @@ def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int
         return trim_silence(audio)
     assert ctx.espeak is not None
     data_path = None if voice.variant is None or ctx.workshop is None else ctx.workshop.path
-    audio = speak(
-        ctx.espeak,
-        text,
-        voice.speaker,
-        speed_wpm=speed_wpm,
-        pitch=pitch,
-        variant=voice.variant,
-        data_path=data_path,
-    )
+
+    def attempt() -> np.ndarray:
+        return speak(
+            ctx.espeak,
+            text,
+            voice.speaker,
+            speed_wpm=speed_wpm,
+            pitch=pitch,
+            variant=voice.variant,
+            data_path=data_path,
+        )
+
+    try:
+        audio = attempt()
+    except MwwError:
+        if voice.variant is None:
+            raise
+        audio = attempt()  # once more: espeak-ng has crashed on a derived voice only rarely
     return trim_silence(audio)
 
 

@@ -13,11 +13,13 @@ The changes are drawn from a clip's own random stream, so the same seed gives th
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -177,27 +179,46 @@ def data_dir(binary: str) -> Path:
 
 
 class VoiceWorkshop:
-    """A private espeak-ng data folder in which derived variants can be written and spoken.
+    """Private espeak-ng data folders in which derived variants can be written and spoken.
 
     ``path`` is what espeak-ng's ``--path`` takes. Every entry of the real data folder is a
     symbolic link, except ``voices/!v``, which holds links to the real variants and the
-    derived ones.
+    derived ones. Each thread gets a folder of its own: espeak-ng reads every variant file
+    when it looks a voice up, and crashed (SIGSEGV) when another thread removed one of them
+    in the middle of that scan.
     """
 
     def __init__(self, source: Path, root: Path) -> None:
         self.source = source
-        self.path = root
+        self.root = root
+        self._local = threading.local()
+        self._count = itertools.count()
+
+    @property
+    def path(self) -> Path:
+        """This thread's folder, made on first use."""
+        mine = getattr(self._local, "path", None)
+        if mine is None:
+            mine = self._local.path = self._mirror(self.root / f"t{next(self._count)}")
+        return mine
+
+    @property
+    def variants(self) -> Path:
+        return self.path / "espeak-ng-data" / "voices" / VARIANTS_DIR
+
+    def _mirror(self, root: Path) -> Path:
         data = root / "espeak-ng-data"
-        self.variants = data / "voices" / VARIANTS_DIR
-        self.variants.mkdir(parents=True)
-        for entry in source.iterdir():
+        variants = data / "voices" / VARIANTS_DIR
+        variants.mkdir(parents=True)
+        for entry in self.source.iterdir():
             if entry.name != "voices":
                 (data / entry.name).symlink_to(entry)
-        for entry in (source / "voices").iterdir():
+        for entry in (self.source / "voices").iterdir():
             if entry.name != VARIANTS_DIR:
                 (data / "voices" / entry.name).symlink_to(entry)
-        for entry in (source / "voices" / VARIANTS_DIR).iterdir():
-            (self.variants / entry.name).symlink_to(entry)
+        for entry in (self.source / "voices" / VARIANTS_DIR).iterdir():
+            (variants / entry.name).symlink_to(entry)
+        return root
 
     def base_text(self, variant: str) -> str:
         path = self.source / "voices" / VARIANTS_DIR / variant
@@ -211,9 +232,10 @@ class VoiceWorkshop:
         if not re.fullmatch(r"[A-Za-z0-9_]+", name):
             raise ValueError(f"derived variant name {name!r}: letters, digits and _ only")
         text = derive_variant(self.base_text(base_variant), timbre, name)
-        tmp = self.variants / f".{name}.tmp"
+        variants = self.variants
+        tmp = variants / f".{name}.tmp"
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.variants / name)
+        os.replace(tmp, variants / name)
         return name
 
     def remove(self, name: str) -> None:

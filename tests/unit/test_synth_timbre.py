@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +143,44 @@ def test_a_derived_variant_name_cannot_leave_the_folder(tmp_path):
 def test_timbre_fraction_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="timbre_fraction"):
         SynthOptions(phrase="hey computer", out_dir=tmp_path, timbre_fraction=1.5)
+
+
+@needs_espeak
+def test_threads_write_speak_and_remove_derived_voices_side_by_side():
+    # espeak-ng reads every variant file when it looks a voice up; a file removed by another
+    # thread during that scan crashed it, so each thread has a folder of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    binary = espeak.find_espeak()
+    speakers = espeak.speakers(binary, "en", "even")
+
+    with timbre.voice_workshop(binary) as workshop:
+
+        def one(i: int) -> tuple[str, int]:
+            speaker = speakers[i % len(speakers)]
+            rng = np.random.default_rng(i)
+            name = workshop.write(speaker.variant, timbre.random_timbre(rng), f"mww_{i}")
+            try:
+                audio = espeak.speak(
+                    binary,
+                    "hey",
+                    speaker,
+                    speed_wpm=200,
+                    pitch=50,
+                    variant=name,
+                    data_path=workshop.path,
+                )
+            finally:
+                workshop.remove(name)
+            return str(workshop.path), audio.size
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(one, range(60)))
+        folders = {folder for folder, _ in results}
+        assert 2 <= len(folders) <= 4
+        assert all(size > 0 for _, size in results)
+        assert not any(
+            name.startswith("mww_")
+            for f in folders
+            for name in os.listdir(Path(f) / "espeak-ng-data" / "voices" / timbre.VARIANTS_DIR)
+        )
