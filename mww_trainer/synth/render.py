@@ -7,8 +7,9 @@ read-only context, so jobs can run in any order on any thread.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -64,6 +65,11 @@ class Voice:
 
 
 Rendered = tuple[np.ndarray, dict[str, Any]]
+T = TypeVar("T")
+
+
+class DerivedVoiceFailed(MwwError):
+    """espeak-ng failed on a derived variant (1.51 crashes on a rare few): use the plain one."""
 
 
 def render(job: Job, ctx: RenderContext) -> Rendered:
@@ -119,11 +125,23 @@ def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int
 
     try:
         audio = attempt()
-    except MwwError:
+    except MwwError as exc:
         if voice.variant is None:
             raise
-        audio = attempt()  # once more: espeak-ng has crashed on a derived voice only rarely
+        raise DerivedVoiceFailed(str(exc)) from exc
     return trim_silence(audio)
+
+
+def _spoken(ctx: RenderContext, voice: Voice, say: Callable[[Voice], T]) -> tuple[T, Voice]:
+    """``say(voice)``, or ``say`` by the speaker's own voice if espeak-ng fails on the derived
+    one; and the voice that spoke. The derived variant file is removed either way."""
+    try:
+        return say(voice), voice
+    except DerivedVoiceFailed:
+        plain = Voice(voice.speaker)
+        return say(plain), plain
+    finally:
+        _forget(ctx, voice)
 
 
 def _forget(ctx: RenderContext, voice: Voice) -> None:
@@ -172,10 +190,9 @@ def render_clip(job: Job, ctx: RenderContext) -> Rendered:
     speed, pitch = _integer(rng, opts.speed_wpm), _integer(rng, opts.pitch)
     end_n = round(_uniform(rng, opts.end_silence_s) * RATE_HZ)
     voice = _voice(rng, ctx, job.speaker, f"mww_{job.seed}")
-    try:
-        speech, speed = _speak_within(ctx, job.text, voice, speed, pitch, clip_n - end_n)
-    finally:
-        _forget(ctx, voice)
+    (speech, speed), voice = _spoken(
+        ctx, voice, lambda v: _speak_within(ctx, job.text, v, speed, pitch, clip_n - end_n)
+    )
     speech = noise.scale_to_peak_dbfs(speech, _uniform(rng, opts.peak_dbfs))
     meta: dict[str, Any] = {"text": job.text, "voice": job.speaker.name}
     if voice.timbre is not None:
@@ -219,10 +236,7 @@ def _speak_sentence(
     speaker = _pick_speaker(rng, ctx)
     speed, pitch = _integer(rng, ctx.options.speed_wpm), _integer(rng, ctx.options.pitch)
     voice = _voice(rng, ctx, speaker, name)
-    try:
-        audio = _say(ctx, sentence, voice, speed, pitch)
-    finally:
-        _forget(ctx, voice)
+    audio, voice = _spoken(ctx, voice, lambda v: _say(ctx, sentence, v, speed, pitch))
     segment = {"text": sentence, "voice": voice.name} | _spoken_by(ctx, voice, speed, pitch)
     return audio, segment
 

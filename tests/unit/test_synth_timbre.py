@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import replace
@@ -184,3 +185,32 @@ def test_threads_write_speak_and_remove_derived_voices_side_by_side():
             for f in folders
             for name in os.listdir(Path(f) / "espeak-ng-data" / "voices" / timbre.VARIANTS_DIR)
         )
+
+
+@needs_espeak
+def test_a_derived_voice_espeak_fails_on_is_replaced_by_the_plain_one(tmp_path, monkeypatch):
+    from mww_trainer.errors import MwwError
+    from mww_trainer.synth import render, synthesize_dataset
+
+    real_speak = render.speak
+
+    def crashes_on_derived(*args, variant=None, **kwargs):
+        if variant is not None:
+            raise MwwError("espeak-ng ... failed (exit -11)")
+        return real_speak(*args, **kwargs)
+
+    monkeypatch.setattr(render, "speak", crashes_on_derived)
+    options = SynthOptions(
+        phrase="hey computer",
+        out_dir=tmp_path / "d",
+        positives=6,
+        hard_negatives=0,
+        ambient_minutes=0,
+        background=0,
+        rirs=0,
+        timbre_fraction=1.0,
+    )
+    result = synthesize_dataset(options)
+    files = json.loads(result.manifest_path.read_text())["files"]
+    assert len(files) == 6 and not any("timbre" in f for f in files)
+    assert all(p.stat().st_size > 1000 for p in result.paths)
