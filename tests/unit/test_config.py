@@ -98,6 +98,13 @@ def test_presets_differ_as_documented() -> None:
         for name in probabilities
     )
     assert best.augmentation.SevenBandParametricEQ > standard.augmentation.SevenBandParametricEQ
+    # Where we depart from the guide (README): timbre augmentation and averaged weights.
+    assert (standard.augmentation.PitchShift, standard.augmentation.SevenBandParametricEQ) == (
+        0.5,
+        0.3,
+    )
+    assert standard.training.ema_decay == best.training.ema_decay == 0.999
+    assert fast.training.ema_decay == 0.0
 
 
 def test_default_config_is_standard_and_a_preset_path_works_too() -> None:
