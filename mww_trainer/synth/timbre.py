@@ -191,9 +191,9 @@ class VoiceWorkshop:
 
     ``path`` is what espeak-ng's ``--path`` takes. Every entry of the real data folder is a
     symbolic link, except ``voices/!v``, which holds links to the real variants and the
-    derived ones. Each thread gets a folder of its own: espeak-ng reads every variant file
-    when it looks a voice up, and crashed (SIGSEGV) when another thread removed one of them
-    in the middle of that scan.
+    derived ones. Each thread gets a folder of its own: espeak-ng reads the whole variant
+    folder when it looks a voice up, so no thread should add or remove files in a folder
+    another thread's espeak-ng may be scanning.
     """
 
     def __init__(self, source: Path, root: Path) -> None:

@@ -148,8 +148,8 @@ def test_timbre_fraction_is_checked(tmp_path):
 
 @needs_espeak
 def test_threads_write_speak_and_remove_derived_voices_side_by_side():
-    # espeak-ng reads every variant file when it looks a voice up; a file removed by another
-    # thread during that scan crashed it, so each thread has a folder of its own.
+    # espeak-ng reads the whole variant folder when it looks a voice up, so each thread
+    # writes and removes its derived voices in a folder of its own.
     from concurrent.futures import ThreadPoolExecutor
 
     binary = espeak.find_espeak()
