@@ -112,8 +112,8 @@ def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int
     assert ctx.espeak is not None
     data_path = None if voice.variant is None or ctx.workshop is None else ctx.workshop.path
 
-    def attempt() -> np.ndarray:
-        return speak(
+    try:
+        audio = speak(
             ctx.espeak,
             text,
             voice.speaker,
@@ -122,9 +122,6 @@ def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int
             variant=voice.variant,
             data_path=data_path,
         )
-
-    try:
-        audio = attempt()
     except MwwError as exc:
         if voice.variant is None:
             raise
