@@ -20,6 +20,7 @@ from addon.esphome_jobs import BUILD_DIR
 from addon.settings import Settings
 from mww_trainer.esphome.secrets import secret_values
 from tests.fakes.esphome_install import esphome_folder, fake_trained_job, no_internet
+from tests.fakes.job_polling import wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 pytest.importorskip("esphome")
@@ -45,16 +46,6 @@ async def client(aiohttp_client, settings: Settings):
 
 async def trained_job(client) -> int:
     return (await fake_trained_job(client.server.app)).id
-
-
-async def wait_for(client, job_id: int, states=("succeeded", "failed", "cancelled"), timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await (await client.get(f"/api/jobs/{job_id}")).json()
-        if job["state"] in states:
-            return job
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
 
 
 async def test_devices_are_listed_without_secrets(client, esphome_dir):
@@ -152,7 +143,7 @@ async def test_a_flash_job_streams_esphome_and_explains_the_offline_failure(
             ours = message["type"] == "job" and message["job"]["id"] == flash_id
             if ours and message["job"]["state"] in ("succeeded", "failed", "cancelled"):
                 break
-    job = await wait_for(client, flash_id)
+    job = await wait_for(client, flash_id, timeout=60)
     assert (job["kind"], job["state"]) == ("flash", "failed")
     assert "needs internet access" in job["error"]
     build = settings.data_dir / BUILD_DIR
@@ -185,7 +176,7 @@ async def test_a_flash_job_is_cancelled_with_esphome_and_its_children(
     started = time.monotonic()
     response = await client.post(f"/api/jobs/{flash_id}/cancel")
     assert response.status == 200
-    job = await wait_for(client, flash_id)
+    job = await wait_for(client, flash_id, timeout=60)
     assert (job["state"], job["error"]) == ("cancelled", "cancelled by the user")
     assert time.monotonic() - started < 5  # stopped by the signal, not killed after the grace
     assert job["result"] is None

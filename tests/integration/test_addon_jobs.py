@@ -20,6 +20,7 @@ from addon.jobspec import synth_request
 from addon.settings import Settings
 from addon.store import Store
 from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
+from tests.fakes.job_polling import wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 
@@ -44,16 +45,6 @@ def tiny_overrides(steps: list[int], eval_every: int = 20) -> str:
             "model": TINY_MODEL,
         }
     )
-
-
-async def wait_for(client, job_id: int, states=("succeeded", "failed", "cancelled"), timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = await (await client.get(f"/api/jobs/{job_id}")).json()
-        if job["state"] in states:
-            return job
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s: {job}")
 
 
 async def synthesised_project(client) -> None:
