@@ -298,7 +298,13 @@ HARDWARE = {
     "window_step_ms": fixed(constants.WINDOW_STEP_MS, FRONTEND_REASON),
     "clip_duration_ms": POSITIVE_INT,
 }
-PATHS = {field.name: PATH for field in fields(t.PathsConfig)}
+PATHS: dict[Any, Validator] = {
+    field.name: PATH for field in fields(t.PathsConfig) if field.name != "negative_pack_dirs"
+}
+# Optional, so that complete configuration files written before it still load.
+PATHS[vol.Optional("negative_pack_dirs", default=())] = sequence(
+    PATH, "a list of folder paths", non_empty=False
+)
 TRAINING = {
     "training_steps": _phases(POSITIVE_INT, "positive integers"),
     "learning_rates": _phases(POSITIVE_NUMBER, "positive numbers"),
@@ -320,6 +326,9 @@ TRAINING = {
     # Optional, so that complete configuration files written before it still load.
     vol.Optional("ema_decay", default=0.0): number(
         "a number from 0 (off) to below 1, e.g. 0.999", low=0.0, high=1.0, open_high=True
+    ),
+    vol.Optional("real_voice_weight", default=3.0): number(
+        "a number from 1 to 100, e.g. 3", low=1.0, high=100.0
     ),
 }
 MODEL = {

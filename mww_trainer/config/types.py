@@ -49,6 +49,9 @@ class PathsConfig:
     processed_dir: str
     checkpoint_dir: str
     export_dir: str
+    # Folders of real people talking (downloaded speech packs, household recordings kept
+    # elsewhere): ingested as negatives of human origin, next to negative_dir.
+    negative_pack_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,9 @@ class TrainingConfig:
     # Validate and save an exponential moving average of the weights (this decay per step)
     # instead of the last weights; 0 turns it off.
     ema_decay: float = 0.0
+    # How much more often a clip recorded by a person is drawn than a synthetic one: real
+    # voices are scarce and are what the model must wake (or stay quiet) for.
+    real_voice_weight: float = 3.0
 
     @property
     def total_steps(self) -> int:
