@@ -35,6 +35,15 @@ ZIP_EXPANSION = 4  # a zip may unpack to this many times the upload limit
 SPEAKER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+\-]{0,63}$")
 _IGNORED_MEMBERS = ("__MACOSX/",)
 _LIMITS = Limits()
+# The longest file each label accepts (s): one utterance or room response, or long recordings.
+# Decoding stops there, so a small compressed file cannot unpack into gigabytes of samples.
+MAX_DURATION_S = {
+    "positive": 60.0,
+    "hard_negative": 60.0,
+    "rir": 60.0,
+    "negative": 3600.0,
+    "background": 3600.0,
+}
 
 
 @dataclass(frozen=True)
@@ -73,20 +82,22 @@ def speaker_folder(name: str) -> str:
 def prepare_clip(path: Path, label: str, *, trim: bool = False) -> Clip:
     """Decode any readable audio file to the device's format; trim speech if asked."""
     info = probe_audio(path)
-    samples = read_audio(path)
+    samples = read_audio(path, max_duration_s=MAX_DURATION_S[label])
     if trim and label in SPEECH_LABELS:
         samples = trim_silence(samples)
     flags = quality_flags(samples, label)
     if not info.is_device_format:
         flags = (*flags, "converted")
-    return Clip(samples, flags, hashlib.sha256(samples.tobytes()).hexdigest())
+    return Clip(samples, flags, hashlib.sha256(np.ascontiguousarray(samples).data).hexdigest())
 
 
 def quality_flags(samples: np.ndarray, label: str) -> tuple[str, ...]:
     """Warnings the panel shows: clipped, silent, too_short, too_long."""
     flags = []
-    peak = int(np.abs(samples.astype(np.int32)).max()) if len(samples) else 0
-    if len(samples) and np.mean(np.abs(samples.astype(np.int32)) >= 32767) > CLIPPED_FRACTION:
+    # No widened copies: an hour of background is 115 MB as int16 and four times that as int64.
+    peak = max(int(samples.max()), -int(samples.min())) if len(samples) else 0
+    at_full_scale = np.count_nonzero(samples >= 32767) + np.count_nonzero(samples <= -32767)
+    if len(samples) and at_full_scale / len(samples) > CLIPPED_FRACTION:
         flags.append("clipped")
     if peak < SILENT_PEAK * 32768:
         flags.append("silent")

@@ -18,6 +18,12 @@ from mww_trainer.errors import AudioError
 # as float and converted back gives the original samples exactly.
 _INT16_SCALE = 32768.0
 _RESAMPLE_QUALITY = "HQ"
+# Sample rates a file may declare: below 8 kHz is not speech any more, and resampling from a
+# rate like 1 Hz would multiply a few kilobytes into gigabytes of samples.
+MIN_RATE_HZ = 8_000
+MAX_RATE_HZ = 192_000
+_BLOCK_SAMPLES = 1 << 18  # decoded samples (frames x channels) held at once while reading
+_UNKNOWN_FRAMES = 2**62  # a header frame count this large means "not stated"
 
 
 @dataclass(frozen=True)
@@ -74,8 +80,14 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(_unreadable(path, exc)) from exc
+    rate_hz = int(info.samplerate)
+    if not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        raise AudioError(
+            f"{path.name}: declares a sample rate of {rate_hz} Hz; only "
+            f"{MIN_RATE_HZ // 1000}-{MAX_RATE_HZ // 1000} kHz is accepted (re-export it at 16 kHz)"
+        )
     return AudioInfo(
-        rate_hz=int(info.samplerate),
+        rate_hz=rate_hz,
         channels=int(info.channels),
         format=str(info.format),
         subtype=str(info.subtype),
@@ -83,30 +95,69 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
     )
 
 
-def read_audio(path: str | os.PathLike) -> np.ndarray:
+def read_audio(path: str | os.PathLike, *, max_duration_s: float | None = None) -> np.ndarray:
     """Decode any file libsndfile reads (WAV, FLAC, OGG, MP3...) to 16 kHz mono int16.
 
     libsndfile detects the format from the content, so a file whose extension lies is
-    still read correctly when its content is audio.
+    still read correctly when its content is audio. The header is probed first (a rate
+    outside 8-192 kHz is refused before a sample is decoded); the file is then decoded,
+    mixed to mono and resampled block by block, so memory follows the 16 kHz result, and
+    a file longer than ``max_duration_s`` is refused by its header or, when the header
+    understates it, as soon as the decoded length passes the limit.
     """
     path = Path(path)
+    info = probe_audio(path)
+    limit = _DurationLimit(path, max_duration_s, info.rate_hz)
+    if info.frames < _UNKNOWN_FRAMES:  # libsndfile's "unknown length" is SF_COUNT_MAX
+        limit.check(info.frames)
+    blocks, decoded = [], 0
     try:
         with sf.SoundFile(str(path)) as f:
-            rate_hz = f.samplerate
-            # 16-bit PCM is read as int16 directly: exact, and half the memory of float32
-            # for the long background recordings.
+            # 16-bit PCM is read as int16 directly: exact, and half the memory of float32.
             dtype = "int16" if f.subtype == "PCM_16" else "float32"
-            data = f.read(dtype=dtype, always_2d=True)
+            resampler = None
+            if info.rate_hz != constants.SAMPLE_RATE_HZ:
+                resampler = soxr.ResampleStream(
+                    info.rate_hz, constants.SAMPLE_RATE_HZ, 1, "float32", _RESAMPLE_QUALITY
+                )
+            size = max(1024, _BLOCK_SAMPLES // max(1, f.channels))
+            for data in f.blocks(blocksize=size, dtype=dtype, always_2d=True):
+                decoded += len(data)
+                limit.check(decoded)
+                blocks.append(_mono_16k(data, resampler, path))
+            if resampler is not None and decoded:
+                tail = resampler.resample_chunk(np.empty(0, np.float32), last=True)
+                blocks.append(to_int16(tail))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioError(_unreadable(path, exc)) from exc
-    if data.shape[0] == 0:
+    if decoded == 0:
         raise AudioError(f"{path.name}: the file holds no audio samples; remove or replace it")
-    if data.shape[1] == 1 and rate_hz == constants.SAMPLE_RATE_HZ:
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+@dataclass(frozen=True)
+class _DurationLimit:
+    path: Path
+    max_duration_s: float | None
+    rate_hz: int
+
+    def check(self, frames: int) -> None:
+        if self.max_duration_s is None or frames <= self.max_duration_s * self.rate_hz:
+            return
+        raise AudioError(
+            f"{self.path.name}: longer than the {self.max_duration_s:g} s accepted for it "
+            f"(more than {frames / self.rate_hz:.0f} s); cut it into shorter files"
+        )
+
+
+def _mono_16k(data: np.ndarray, resampler: soxr.ResampleStream | None, path: Path) -> np.ndarray:
+    """One decoded block (frames x channels) as 16 kHz mono int16."""
+    if data.shape[1] == 1 and resampler is None:
         return to_int16(_finite(np.ascontiguousarray(data[:, 0]), path))
     data = _finite(to_float32(data), path)
     mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if rate_hz != constants.SAMPLE_RATE_HZ:
-        mono = soxr.resample(mono, rate_hz, constants.SAMPLE_RATE_HZ, quality=_RESAMPLE_QUALITY)
+    if resampler is not None:
+        mono = resampler.resample_chunk(np.ascontiguousarray(mono))
     return to_int16(mono)
 
 

@@ -171,3 +171,31 @@ def test_stereo_16k_pcm_is_averaged(tmp_path) -> None:
     sf.write(path, frames, RATE, subtype="PCM_16")
     # 7.5 rounds half to even.
     assert read_audio(path)[:4].tolist() == [200, 0, 32767, 8]
+
+
+@pytest.mark.parametrize("rate_hz", [1, 4000, 384000])
+def test_a_rate_outside_8_to_192_khz_is_refused_before_decoding(tmp_path, rate_hz) -> None:
+    path = tmp_path / "odd.wav"
+    sf.write(path, np.zeros(4000, np.int16), rate_hz, subtype="PCM_16")
+    with pytest.raises(AudioError, match=rf"odd\.wav: declares a sample rate of {rate_hz} Hz"):
+        read_audio(path)
+    with pytest.raises(AudioError, match="8-192 kHz"):
+        probe_audio(path)
+
+
+def test_long_files_are_resampled_block_by_block_exactly_as_in_one_go(tmp_path) -> None:
+    import soxr
+
+    stereo = np.stack([tone(20.0, 44100), tone(20.0, 44100, freq_hz=300.0)], axis=1)
+    path = tmp_path / "long.wav"
+    sf.write(path, stereo, 44100, subtype="FLOAT")
+    whole = soxr.resample(stereo.mean(axis=1, dtype=np.float32), 44100, RATE, quality="HQ")
+    assert np.array_equal(read_audio(path), to_int16(whole))
+
+
+def test_a_file_longer_than_the_callers_cap_is_refused(tmp_path) -> None:
+    path = tmp_path / "long.wav"
+    write_wav(path, np.zeros(RATE * 5, np.int16))
+    with pytest.raises(AudioError, match=r"long\.wav: longer than the 2 s accepted"):
+        read_audio(path, max_duration_s=2)
+    assert len(read_audio(path, max_duration_s=5)) == RATE * 5

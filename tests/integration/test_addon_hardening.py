@@ -1,0 +1,122 @@
+"""Hostile and unlucky use of the add-on as started from the README: its own process."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.fakes.addon_process import running_addon
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
+MIB = 2**20
+
+
+def wav_declaring(rate_hz: int, data_bytes: int) -> bytes:
+    """A 16-bit mono WAV whose header states `rate_hz`, with `data_bytes` of noise."""
+    data = np.random.default_rng(0).integers(-3000, 3000, data_bytes // 2, np.int16).tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate_hz, rate_hz * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def silent_flac(path: Path, minutes: int, *, hide_length: bool = False) -> Path:
+    """Minutes of 8 kHz silence: ~90 KB per hour; `hide_length` zeroes STREAMINFO's count."""
+    with sf.SoundFile(path, "w", 8000, 1, "PCM_16", format="FLAC") as out:
+        minute = np.zeros(8000 * 60, np.int16)
+        for _ in range(minutes):
+            out.write(minute)
+    if hide_length:  # as a streamed FLAC has it: the decoder must find out by decoding
+        data = bytearray(path.read_bytes())
+        fields = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)
+        data[18:26] = fields.to_bytes(8, "big")
+        path.write_bytes(data)
+    return path
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def upload(session, url: str, data: bytes, label: str, name: str):
+    form = aiohttp.FormData()
+    form.add_field("label", label)
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    async with session.post(url, data=form) as response:
+        return response.status, await response.json()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+async def test_hostile_audio_is_refused_before_it_is_decoded(tmp_path, tone_wav):
+    one_hz = wav_declaring(1, 16 * 1024)  # took the server to 3.55 GB and wrote 512 MB
+    two_hours = silent_flac(tmp_path / "two_hours.flac", 120).read_bytes()
+    unstated = silent_flac(tmp_path / "unstated.flac", 30, hide_length=True).read_bytes()
+    assert max(len(one_hz), len(two_hours), len(unstated)) < 200 * 1024
+    project_zip = zipped(
+        {
+            "metadata.json": json.dumps(
+                {
+                    "format": "mww-trainer-project",
+                    "version": 1,
+                    "project": {"slug": "imported", "phrase": "imported"},
+                    "samples": [
+                        {
+                            "path": "dataset/background/a/one_hz.wav",
+                            "label": "background",
+                            "speaker": "a",
+                            "source": "upload",
+                        }
+                    ],
+                }
+            ).encode(),
+            "dataset/background/a/one_hz.wav": one_hz,
+        }
+    )
+    data_dir = tmp_path / "data"
+    with running_addon(data_dir, tmp_path / "addon.log") as server:
+        samples = f"{server.url}/api/projects/hey/samples"
+        async with aiohttp.ClientSession() as session:
+            created = await session.post(f"{server.url}/api/projects", json={"phrase": "hey"})
+            assert created.status == 201
+            # Warm up: the first real clip loads the decoders and resampler.
+            warm_up = await upload(session, samples, tone_wav.read_bytes(), "negative", "t.wav")
+            assert warm_up[0] == 201
+            baseline_mb = server.peak_rss_mb()
+            stored_before = folder_bytes(data_dir)
+
+            status, body = await upload(session, samples, one_hz, "background", "one_hz.wav")
+            assert status == 415 and "one_hz.wav: declares a sample rate of 1 Hz" in body["error"]
+            status, body = await upload(session, samples, two_hours, "background", "bg.flac")
+            assert status == 415 and "bg.flac: longer than the 3600 s" in body["error"]
+            status, body = await upload(session, samples, unstated, "positive", "say.flac")
+            assert status == 415 and "say.flac: longer than the 60 s" in body["error"]
+            both = zipped({"a/one_hz.wav": one_hz, "a/unstated.flac": unstated})
+            status, body = await upload(session, samples, both, "positive", "takes.zip")
+            assert status == 415, body
+            assert "a/one_hz.wav: declares a sample rate of 1 Hz" in body["error"]
+            assert "a/unstated.flac: longer than the 60 s" in body["error"]
+            form = aiohttp.FormData()
+            form.add_field("file", project_zip, filename="p.zip", content_type="application/zip")
+            async with session.post(f"{server.url}/api/projects/import", data=form) as response:
+                assert response.status == 400
+                assert "1 Hz" in (await response.json())["error"]
+
+            peak_mb = server.peak_rss_mb()
+    assert peak_mb - baseline_mb < 40, f"peak RSS grew from {baseline_mb:.0f} to {peak_mb:.0f} MiB"
+    assert folder_bytes(data_dir) - stored_before < MIB  # nothing decoded was written
+    assert not list((data_dir / "projects").glob("imported*"))
