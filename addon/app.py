@@ -22,6 +22,7 @@ from addon import esphome_jobs, jobspec
 from addon.errors import error_middleware, error_response
 from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
 from addon.library import Library
+from addon.origin import same_origin
 from addon.progress import Broadcaster
 from addon.settings import INGRESS_REMOTE, Settings
 from addon.store import Job, Store
@@ -77,7 +78,13 @@ def create_app(
     from addon import routes
 
     app = web.Application(
-        middlewares=[error_middleware, _ingress_only(settings), _token(settings), _user]
+        middlewares=[
+            error_middleware,
+            _ingress_only(settings),
+            same_origin(settings),
+            _token(settings),
+            _user,
+        ]
     )
     app[SETTINGS] = settings
     app[BROADCASTER] = Broadcaster()
@@ -116,8 +123,14 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
     async def build_spec(job: Job, job_dir) -> dict:
         project = await library.project(job.project_slug)
         if job.kind == "train":
+            packs = await asyncio.to_thread(jobspec.installed_pack_dirs, settings.data_dir)
             return await asyncio.to_thread(
-                jobspec.train_job, job.spec, project, library.layout(project), job_dir
+                jobspec.train_job,
+                job.spec,
+                project,
+                library.layout(project),
+                job_dir,
+                negative_pack_dirs=packs,
             )
         if job.kind == "flash":
             return esphome_jobs.flash_spec(job.spec, settings)

@@ -10,13 +10,17 @@ from typing import Any
 
 from aiohttp import web
 
-from addon.errors import bad_request
+from addon.errors import UserError, bad_request
 
 MAX_JSON_BYTES = 256 * 1024
 CHUNK_BYTES = 1 << 20
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise UserError(
+            415, f"{request.path}: send a JSON object with Content-Type: application/json"
+        )
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise bad_request(f"the JSON body is larger than {MAX_JSON_BYTES // 1024} KiB")
     try:

@@ -319,7 +319,9 @@ async def test_bad_wake_word_names_are_clear_errors_and_change_nothing(client):
     assert clash.status == 409
     listed = await (await client.get("/api/projects")).json()
     assert [p["slug"] for p in listed["projects"]] == ["hey_computer"]
-    assert (await client.post("/api/projects", data=b"{not json")).status == 400
+    as_json = {"Content-Type": "application/json"}
+    assert (await client.post("/api/projects", data=b"{not json", headers=as_json)).status == 400
+    assert (await client.post("/api/projects", data=b"{not json")).status == 415
 
 
 async def test_training_requests_show_the_config_loaders_messages(client, speech_wav):
