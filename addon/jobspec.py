@@ -8,6 +8,7 @@ a resumed run uses exactly the configuration it began with.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ from mww_trainer.config import (
     load_config_dict,
     load_preset_dict,
 )
+from mww_trainer.config.schema import allowed_keys
+from mww_trainer.packs import PackCache
+
+PACK_DIRS_KEY = "negative_pack_dirs"  # paths.negative_pack_dirs: real speech for the negatives
 
 # Keys the add-on sets from the project and the job folder; an override may not change them.
 MANAGED_KEYS = {
@@ -95,8 +100,23 @@ def train_request(data: dict[str, Any], default_preset: str) -> dict[str, Any]:
     return {"preset": preset, "overrides": parse_overrides(data.get("overrides")), "seed": seed}
 
 
-def train_job(request: dict[str, Any], project: Project, layout: ProjectLayout, job_dir: Path):
-    """job.json for the worker; raises the config loader's ConfigError for bad overrides."""
+def installed_pack_dirs(data_dir: Path) -> list[str]:
+    """The audio folders of the speech packs installed in the add-on's data folder."""
+    return [str(path) for path in PackCache.for_data_dir(data_dir).audio_dirs("negative")]
+
+
+def train_job(
+    request: dict[str, Any],
+    project: Project,
+    layout: ProjectLayout,
+    job_dir: Path,
+    *,
+    negative_pack_dirs: Sequence[str] = (),
+):
+    """job.json for the worker; raises the config loader's ConfigError for bad overrides.
+
+    `negative_pack_dirs`: installed speech packs, trained on as real-speech negatives.
+    """
     dataset = layout.dataset
     managed = {
         "paths": {
@@ -124,6 +144,8 @@ def train_job(request: dict[str, Any], project: Project, layout: ProjectLayout, 
             "trained_languages": [project.language],
         },
     }
+    if PACK_DIRS_KEY in (allowed_keys(("paths",)) or ()):  # once the config knows the key
+        managed["paths"][PACK_DIRS_KEY] = list(negative_pack_dirs)
     merged = deep_merge(
         deep_merge(load_preset_dict(request["preset"]), request["overrides"]), managed
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addon.routes import esphome, jobs, projects, samples, system
+from addon.routes import esphome, jobs, packs, projects, samples, system
 
 
 def setup(app: web.Application) -> None:
-    for module in (system, projects, samples, jobs, esphome):
+    for module in (system, projects, samples, jobs, esphome, packs):
         app.router.add_routes(module.routes)
+    packs.setup(app)
     system.add_static(app)

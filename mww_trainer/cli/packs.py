@@ -20,19 +20,12 @@ from mww_trainer.packs import (
     Pack,
     PackCache,
     fetch_pack,
+    human_size,
     load_catalog,
 )
 from mww_trainer.progress import ProgressEvent
 
 DEFAULT_DATA_DIR = "data"  # the add-on's standalone default (python -m addon --data-dir ./data)
-
-
-def human_size(size_bytes: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size_bytes < 1000 or unit == "GB":
-            return f"{size_bytes:.0f} {unit}" if unit == "B" else f"{size_bytes:.1f} {unit}"
-        size_bytes /= 1000
-    raise AssertionError("unreachable")
 
 
 def _parser() -> argparse.ArgumentParser:

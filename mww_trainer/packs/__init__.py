@@ -10,7 +10,14 @@ checksums), archive (safe unpacking), cache (the data folder's packs), fetch (al
 """
 
 from mww_trainer.packs.cache import InstalledPack, PackCache, VerifyReport
-from mww_trainer.packs.catalog import Catalog, Pack, PackFile, load_catalog, parse_catalog
+from mww_trainer.packs.catalog import (
+    Catalog,
+    Pack,
+    PackFile,
+    human_size,
+    load_catalog,
+    parse_catalog,
+)
 from mww_trainer.packs.download import DownloadOptions
 from mww_trainer.packs.errors import (
     WITHOUT_REAL_SPEECH,
@@ -37,6 +44,7 @@ __all__ = [
     "UnsafeArchive",
     "VerifyReport",
     "fetch_pack",
+    "human_size",
     "load_catalog",
     "parse_catalog",
 ]

@@ -115,6 +115,15 @@ class Catalog:
             ) from None
 
 
+def human_size(size_bytes: float) -> str:
+    """337926286 -> '337.9 MB' (decimal units, as download sizes are usually given)."""
+    for unit in ("B", "kB", "MB"):
+        if size_bytes < 1000:
+            return f"{size_bytes:.0f} {unit}" if unit == "B" else f"{size_bytes:.1f} {unit}"
+        size_bytes /= 1000
+    return f"{size_bytes:.1f} GB"
+
+
 def load_catalog(source: str | Path | None = None, *, timeout_s: float = 30.0) -> Catalog:
     """The built-in catalog (None), a catalog file, or one fetched from an http(s) URL."""
     if source is None:
