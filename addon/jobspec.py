@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML, YAMLError
-
 from addon.errors import bad_request
 from addon.store import Project, ProjectLayout
 from mww_trainer.config import (
@@ -23,6 +21,7 @@ from mww_trainer.config import (
     load_config_dict,
     load_preset_dict,
 )
+from mww_trainer.config.loader import parse_yaml_text
 from mww_trainer.config.schema import allowed_keys
 from mww_trainer.packs import PackCache
 
@@ -58,15 +57,7 @@ def parse_overrides(text: str | dict | None) -> dict[str, Any]:
             f"overrides: give YAML or JSON text of at most {MAX_OVERRIDES_CHARS} characters"
         )
     else:
-        try:
-            data = YAML(typ="safe", pure=True).load(text)
-        except YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise bad_request(f"overrides: invalid YAML{where}: {problem}") from None
-    if data is None:
-        return {}
+        data = parse_yaml_text(text, "overrides")  # no aliases, bounded depth; ConfigError
     if not isinstance(data, dict):
         raise bad_request(
             "overrides: expected a mapping of sections, e.g. 'training: {batch_size: 64}'"

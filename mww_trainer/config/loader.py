@@ -18,6 +18,7 @@ from typing import Any
 
 import voluptuous as vol
 from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 
 from mww_trainer.config import schema
 from mww_trainer.config.schema import KeyPath, show
@@ -25,6 +26,11 @@ from mww_trainer.config.types import Config, ModelConfig, samples_for_frames
 from mww_trainer.errors import ConfigError
 
 PRESET_NAMES = ("fast_test", "standard", "max_quality")
+# A configuration is a few kilobytes. Anchors and aliases (&a, *a) are refused: a 1 KB tree of
+# aliases expands into gigabytes, and nothing in a configuration needs them.
+MAX_YAML_CHARS = 256 * 1024
+MAX_YAML_DEPTH = 16  # nested mappings and lists; the deepest key path is 3
+EXCERPT_CHARS = 80  # the most of a value an error message quotes
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}$]*))?\}")
 _COMPLETE_HINT = (
@@ -44,7 +50,15 @@ class Problem:
 
 
 def not_allowed(value: Any, allowed: str) -> str:
-    return f"{show(value)} is not allowed ({allowed})"
+    return f"{excerpt(value)} is not allowed ({allowed})"
+
+
+def excerpt(value: Any) -> str:
+    """A value as written in YAML, cut to EXCERPT_CHARS: a message never repeats a whole file."""
+    text = show(value)
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[: EXCERPT_CHARS - 1]}… ({len(text)} characters)"
 
 
 # Where each value came from: the longest matching key-path prefix names the file.
@@ -90,14 +104,14 @@ def load_preset_dict(name: str) -> dict[str, Any]:
     text = (
         resources.files("mww_trainer.config").joinpath("presets", f"{name}.yaml").read_text("utf-8")
     )
-    return _parse_yaml(text, f"preset '{name}'")
+    return parse_yaml_text(text, f"preset '{name}'")
 
 
 def load_config_dict(data: Mapping[str, Any], *, source: str | None = None) -> Config:
     """Validate an already-merged dict (no ${VAR} substitution). ``source`` names it in errors."""
     if not isinstance(data, Mapping):
         raise ConfigError(
-            _located(f"the configuration must be a mapping, not {show(data)}", source)
+            _located(f"the configuration must be a mapping, not {excerpt(data)}", source)
         )
     return _validate(data, {(): source} if source else {}, missing_hint=None)
 
@@ -162,27 +176,63 @@ def _read_yaml(path: Path, *, required: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
-    data = _parse_yaml(text, str(path))
+    data = parse_yaml_text(text, str(path))
     if not data and required:
         raise ConfigError(f"{path}: the file is empty; expected a complete configuration")
     return data
 
 
-def _parse_yaml(text: str, label: str) -> dict[str, Any]:
+def parse_yaml_text(text: str, label: str) -> dict[str, Any]:
+    """A YAML mapping from text, checked before it is built: size, depth, no anchors or aliases.
+
+    ``label`` names the text in errors (a file, "overrides"); errors quote at most an excerpt.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        raise ConfigError(
+            f"{label}: {len(text)} characters; a configuration is at most {MAX_YAML_CHARS}"
+        )
+    yaml = YAML(typ="safe", pure=True)
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        _check_events(yaml.parse(text), label)
+        data = yaml.load(text)
     except YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{label}, line {mark.line + 1}, column {mark.column + 1}" if mark else label
         problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{where}: invalid YAML: {_cut(problem)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{label}: expected a mapping of sections (hardware:, training:, …), not {show(data)}"
-        )
+        sections = "a mapping of sections (hardware:, training:, …)"
+        raise ConfigError(f"{label}: expected {sections}, not {excerpt(data)}")
     return data
+
+
+def _check_events(events, label: str) -> None:
+    """Refuses anchors, aliases and deep nesting from the parser's events, before any is built."""
+    depth = 0
+    for event in events:
+        line = event.start_mark.line + 1
+        if isinstance(event, AliasEvent) or (
+            isinstance(event, NodeEvent) and event.anchor is not None
+        ):
+            raise ConfigError(
+                f"{label}, line {line}: anchors and aliases (&name, *name, <<) are not accepted; "
+                "write each value out"
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ConfigError(
+                    f"{label}, line {line}: nested more than {MAX_YAML_DEPTH} levels deep; "
+                    "a configuration is sections of keys"
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else f"{text[: EXCERPT_CHARS - 1]}…"
 
 
 # --- ${VAR} substitution -------------------------------------------------------------------
@@ -207,13 +257,13 @@ def _substitute(value: Any, path: KeyPath, environ: Mapping[str, str], problems:
             return default
         if name in environ:
             return ""
-        text = f"environment variable {name} is not set (used in {show(value)}); "
+        text = f"environment variable {name} is not set (used in {excerpt(value)}); "
         problems.append(Problem(path, text + f"set it, or give a default: ${{{name}:-default}}"))
         return match.group(0)
 
     if "${" in _VAR.sub("", value):
         problems.append(
-            Problem(path, f"{show(value)}: write variables as ${{NAME}} or ${{NAME:-default}}")
+            Problem(path, f"{excerpt(value)}: write variables as ${{NAME}} or ${{NAME:-default}}")
         )
         return value
     return _VAR.sub(replace, value)

@@ -17,6 +17,7 @@ from aiohttp import web
 from addon.app import STORE, create_app
 from addon.routes.system import STATIC_DIR
 from addon.settings import Settings
+from tests.fakes.hostile import alias_bomb
 
 pytestmark = pytest.mark.asyncio
 INGRESS = "/api/hassio_ingress/Xy12_ab"
@@ -451,3 +452,15 @@ async def test_queued_synthesis_can_be_cancelled(client):
     assert job["state"] == "cancelled"
     assert (await client.post(f"/api/jobs/{second['id']}/cancel")).status == 409
     assert (await app[STORE].get_job(first["id"])).state in ("queued", "running", "succeeded")
+
+
+async def test_an_alias_bomb_in_training_overrides_is_a_short_400(client):
+    await _project(client)
+    started = time.monotonic()
+    response = await client.post(
+        "/api/projects/hey_computer/train", json={"preset": "fast_test", "overrides": alias_bomb()}
+    )
+    assert time.monotonic() - started < 2
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error.startswith("overrides, line 1: anchors and aliases") and len(error) < 200
