@@ -3,6 +3,7 @@
 import { api, connectLive } from './api.js';
 import { $, FLAG_TEXT, LABEL_NAMES, errorBox, field, h, seconds, select, showError, toast, when } from './dom.js';
 import { jobView } from './job.js';
+import { packsNotice, packsSection } from './packs.js';
 import { recordTab } from './record.js';
 
 const TABS = ['samples', 'record', 'upload', 'generate', 'train', 'jobs', 'manage'];
@@ -62,7 +63,9 @@ function homeView(root) {
         location.hash = `#/p/${project.slug}`;
       } catch (err) { showError(importError, err); }
     } }, 'Import'), importError);
-  root.append(h('section', {}, h('h1', { text: 'Wake words' }), list), h('div', { class: 'columns' }, form, importCard));
+  const packs = packsSection();
+  root.append(h('section', {}, h('h1', { text: 'Wake words' }), list), h('div', { class: 'columns' }, form, importCard),
+    packs.card);
 
   async function load() {
     const { projects } = await api('api/projects');
@@ -76,7 +79,7 @@ function homeView(root) {
         h('td', { text: p.created_by || '–' })))));
   }
   load().catch((err) => list.replaceChildren(h('p', { class: 'error', text: err.message })));
-  return { onMessage: (m) => { if (m.type === 'projects') load(); } };
+  return { onMessage: (m) => { if (m.type === 'projects') load(); packs.onMessage(m); } };
 }
 
 // --- a project -------------------------------------------------------------------------------
@@ -221,9 +224,11 @@ function trainTab(ctx) {
       location.hash = `#/job/${job.id}`;
     } catch (err) { showError(error, err); }
   });
-  ctx.body.append(h('div', { class: 'card' }, counts,
+  const card = h('div', { class: 'card' }, counts,
     h('p', { text: 'fast test: minutes, to check everything works · standard: a usable model (hours on a CPU) · max quality: longest.' }),
-    field('Preset', preset), field('Overrides', overrides), button, error));
+    field('Preset', preset), field('Overrides', overrides), button, error);
+  ctx.body.append(card);
+  packsNotice().then((notice) => notice && card.prepend(notice));
 }
 
 function jobsTable(jobs) {
