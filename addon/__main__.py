@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from addon.app import Plugin, create_app
+from addon.datadir import DataDirInUse
 from addon.settings import Settings, SettingsError
 
 # Modules that hook into the app (MQTT and Home Assistant notifications): each exposes
@@ -34,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger(__name__).info(
         "serving on http://%s:%s (data in %s)", settings.host, settings.port, settings.data_dir
     )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    except DataDirInUse as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        return 2
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from addon import esphome_jobs, jobspec
+from addon.datadir import data_dir_lock
 from addon.errors import error_middleware, error_response
 from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
 from addon.library import Library
@@ -93,6 +94,7 @@ def create_app(
     app[WORKER] = worker_command
     app[SOCKETS] = weakref.WeakSet()
     app[DEVICE] = {}
+    app.cleanup_ctx.append(data_dir_lock(settings.data_dir))  # before anything touches it
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_job_manager)
     app.on_shutdown.append(_close_sockets)

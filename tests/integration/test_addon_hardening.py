@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.fakes.addon_process import running_addon
+from tests.fakes.addon_process import running_addon, start_addon
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 MIB = 2**20
@@ -120,3 +120,23 @@ async def test_hostile_audio_is_refused_before_it_is_decoded(tmp_path, tone_wav)
     assert peak_mb - baseline_mb < 40, f"peak RSS grew from {baseline_mb:.0f} to {peak_mb:.0f} MiB"
     assert folder_bytes(data_dir) - stored_before < MIB  # nothing decoded was written
     assert not list((data_dir / "projects").glob("imported*"))
+
+
+async def test_a_second_server_on_the_same_data_folder_touches_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    with running_addon(data_dir, tmp_path / "first.log") as first:
+        in_flight = data_dir / "tmp" / "upload_in_flight" / "file_0"
+        in_flight.parent.mkdir(parents=True)
+        in_flight.write_bytes(b"half an upload")
+        for port in (None, first.port):  # another port, and the same one
+            second = start_addon(data_dir, tmp_path / "second.log", port=port, wait=False)
+            assert second.process.wait(30) == 2
+            log = second.log.read_text()
+            assert f"{data_dir} is in use by another mww-trainer (pid {first.process.pid})" in log
+            assert "address already in use" not in log.lower()
+        assert in_flight.read_bytes() == b"half an upload"
+        async with aiohttp.ClientSession() as session, session.get(f"{first.url}/api/health") as r:
+            assert r.status == 200
+    # Once the first one has stopped, the folder is free again.
+    with running_addon(data_dir, tmp_path / "third.log") as third:
+        assert third.process.poll() is None
