@@ -291,8 +291,11 @@ def test_relative_urls_in_a_served_catalog_resolve_against_it(server, archive):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
+    """`mww-packs ARGS` as installed beside this Python (the module where it is not yet)."""
+    script = Path(sys.executable).parent / "mww-packs"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "mww_trainer.cli.packs"]
     return subprocess.run(
-        [sys.executable, "-m", "mww_trainer.cli.packs", *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         timeout=120,
