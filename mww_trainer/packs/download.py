@@ -15,7 +15,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,25 +107,17 @@ def download_file(
 ) -> Path:
     """folder/<name>, complete and checked; resumes folder/<name>.partial when there is one."""
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / file.name
-    partial = folder / (file.name + PARTIAL_SUFFIX)
-    digests = _Digests(file)
-    if partial.exists() and partial.stat().st_size > file.size_bytes:
-        partial.unlink()
-    _hash_existing(partial, digests)
     meter = _Meter(file, on_progress, options.progress_interval_s)
-    last_error = "no attempt was made"
-    wait_s = options.retry_wait_s
-    complete = False
+    partial = _Partial(file, folder / (file.name + PARTIAL_SUFFIX), meter, cancel)
+    last_error, wait_s, complete = "no attempt was made", options.retry_wait_s, False
     for attempt in range(max(options.attempts, 1)):
         url = file.urls[attempt % len(file.urls)]
         try:
-            _transfer(url, partial, file, digests, meter, cancel, options.timeout_s)
+            partial.transfer(url, options.timeout_s)
             complete = True
             break
         except _Restart:
-            partial.unlink(missing_ok=True)
-            digests.reset()
+            partial.restart()
             last_error = f"{url} would not resume the download; starting again"
         except urllib.error.HTTPError as exc:
             last_error = f"{url}: HTTP {exc.code} {exc.reason}"
@@ -139,77 +130,86 @@ def download_file(
             _sleep(wait_s, cancel)
             wait_s = min(wait_s * 2, 60.0)
     if not complete:
-        kept = partial.stat().st_size if partial.exists() else 0
+        kept = partial.offset
         note = f"; {kept} bytes kept, the next fetch resumes from there" if kept else ""
         raise PackUnavailable(file.name, f"{last_error}{note}")
-    meter(file.size_bytes, force=True)
-    digests.check(partial)
-    os.replace(partial, final)
-    return final
+    return partial.finish(folder / file.name)
 
 
-def _transfer(
-    url: str,
-    partial: Path,
-    file: PackFile,
-    digests: _Digests,
-    meter: Callable[..., None],
-    cancel: threading.Event | None,
-    timeout_s: float,
-) -> None:
-    offset = partial.stat().st_size if partial.exists() else 0
-    if offset == file.size_bytes:
-        return
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    try:
-        response = urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=timeout_s
-        )
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:
-            raise _Restart from None
-        raise
-    with response:
-        if offset and response.status != 206:
-            raise _Restart
-        if response.status == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match or int(match.group(1)) != offset:
+class _Partial:
+    """The .partial file of one download, with the digests of the bytes it holds."""
+
+    def __init__(self, file: PackFile, path: Path, meter: _Meter, cancel: threading.Event | None):
+        self.file, self.path, self.meter, self.cancel = file, path, meter, cancel
+        self.digests = _Digests(file)
+        if path.exists() and path.stat().st_size > file.size_bytes:
+            path.unlink()
+        if path.exists():
+            with path.open("rb") as handle:
+                while block := handle.read(CHUNK_BYTES):
+                    self.digests.update(block)
+
+    @property
+    def offset(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def restart(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.digests.reset()
+
+    def transfer(self, url: str, timeout_s: float) -> None:
+        """Appends what `url` sends from our offset on; _Restart if it will not resume."""
+        offset = self.offset
+        if offset == self.file.size_bytes:
+            return
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout_s)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and offset:
+                raise _Restart from None
+            raise
+        with response:
+            if offset and response.status != 206:
                 raise _Restart
-        _copy(response, partial, file, digests, meter, cancel, offset)
+            if response.status == 206:
+                match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+                if not match or int(match.group(1)) != offset:
+                    raise _Restart
+            self._append(response, offset)
 
+    def _append(self, response, offset: int) -> None:
+        size = self.file.size_bytes
+        with self.path.open("ab") as out:
+            while chunk := response.read(CHUNK_BYTES):
+                if self.cancel is not None and self.cancel.is_set():
+                    raise PackCancelled(
+                        f"{self.file.name}: cancelled after {offset} of {size} bytes; "
+                        "the next fetch resumes from there"
+                    )
+                if offset + len(chunk) > size:
+                    out.close()
+                    self.path.unlink()
+                    raise PackError(
+                        f"{self.file.name}: the server sent more than the catalog's {size} "
+                        "bytes; the download was deleted (is the catalog out of date?)"
+                    )
+                out.write(chunk)
+                self.digests.update(chunk)
+                offset += len(chunk)
+                self.meter(offset)
+        if offset < size:
+            raise _Incomplete(f"the connection ended after {offset} of {size} bytes")
 
-def _copy(response, partial, file, digests, meter, cancel, offset: int) -> None:
-    with partial.open("ab") as out:
-        while chunk := response.read(CHUNK_BYTES):
-            if cancel is not None and cancel.is_set():
-                raise PackCancelled(
-                    f"{file.name}: cancelled after {offset} of {file.size_bytes} bytes; "
-                    "the next fetch resumes from there"
-                )
-            if offset + len(chunk) > file.size_bytes:
-                out.close()
-                partial.unlink()
-                raise PackError(
-                    f"{file.name}: the server sent more than the catalog's {file.size_bytes} "
-                    "bytes; the download was deleted (is the catalog out of date?)"
-                )
-            out.write(chunk)
-            digests.update(chunk)
-            offset += len(chunk)
-            meter(offset)
-    if offset < file.size_bytes:
-        raise _Incomplete(f"the connection ended after {offset} of {file.size_bytes} bytes")
-
-
-def _hash_existing(partial: Path, digests: _Digests) -> None:
-    if not partial.exists():
-        return
-    with partial.open("rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digests.update(block)
+    def finish(self, final: Path) -> Path:
+        """Checks the complete file's checksums (deleting it if wrong) and renames it."""
+        self.meter(self.file.size_bytes, force=True)
+        self.digests.check(self.path)
+        os.replace(self.path, final)
+        return final
 
 
 def _sleep(seconds: float, cancel: threading.Event | None) -> None:

@@ -59,9 +59,9 @@ def fetch_pack(
 
 
 def _same_files(installed: InstalledPack, pack: Pack) -> bool:
-    return [f.get("url") for f in installed.files] == [f.url for f in pack.files] and [
-        f.get("sha256") for f in installed.files
-    ] == [f.sha256 for f in pack.files]
+    """The same files, known by their checksums (a moved URL is still the same file)."""
+    have = [(f.get("sha256"), f.get("md5")) for f in installed.files]
+    return have == [(f.sha256, f.md5) for f in pack.files]
 
 
 def _check_space(cache: PackCache, pack: Pack) -> None:
@@ -76,7 +76,13 @@ def _check_space(cache: PackCache, pack: Pack) -> None:
         )
 
 
-def _download_all(pack, folder: Path, on_progress, cancel, options) -> list[Path]:
+def _download_all(
+    pack: Pack,
+    folder: Path,
+    on_progress: ProgressCallback,
+    cancel: threading.Event | None,
+    options: DownloadOptions,
+) -> list[Path]:
     paths, before = [], 0
     for file in pack.files:
 
@@ -90,7 +96,14 @@ def _download_all(pack, folder: Path, on_progress, cancel, options) -> list[Path
     return paths
 
 
-def _unpack_all(pack, archives, staging: Path, on_progress, cancel, limits) -> list[Written]:
+def _unpack_all(
+    pack: Pack,
+    archives: list[Path],
+    staging: Path,
+    on_progress: ProgressCallback,
+    cancel: threading.Event | None,
+    limits: Limits,
+) -> list[Written]:
     written: list[Written] = []
     last = [0.0]
 
