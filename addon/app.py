@@ -144,6 +144,7 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
         finishers={"synth": library.file_synthesised},
         on_finished=app[ON_JOB_FINISHED],
         on_progress=app[ON_JOB_PROGRESS],
+        scratch_dirs=lambda job: [library.layout(job.project_slug).processed],
     )
     manager = JobManager(
         app[STORE],

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from addon.errors import UserError, conflict
+from addon.housekeeping import DISK_FULL_SIGNS, disk_full_reason, sweep_partial_files
 from addon.progress import Broadcaster, Progress, ProgressTail
 from addon.store import Job, Store
 from mww_trainer.errors import MwwError
@@ -34,6 +35,7 @@ _LOGGER = logging.getLogger(__name__)
 WORKER_COMMAND = (sys.executable, "-m", "mww_trainer.worker")
 SLOTS = {"train": 1, "synth": 1, "flash": 1}  # jobs of each kind that may run at once
 POLL_S = 0.5
+RECONCILE_S = 2.0  # how often jobs marked running are checked for a worker that is gone
 LOG_NAME = "worker.log"
 
 JobCallback = Callable[[Job], Awaitable[None]]
@@ -61,6 +63,8 @@ class JobHooks:
     finishers: dict[str, Finisher] = field(default_factory=dict)
     on_finished: list[JobCallback] = field(default_factory=list)
     on_progress: list[ProgressHook] = field(default_factory=list)
+    # Folders a job writes scratch files into (besides its own): swept when it ends.
+    scratch_dirs: Callable[[Job], list[Path]] = lambda job: []
 
 
 class JobManager:
@@ -145,10 +149,28 @@ class JobManager:
         while True:
             self._wake.clear()
             try:
+                await self._reconcile()
                 await self._start_waiting()
             except Exception:
-                _LOGGER.exception("starting queued jobs failed; retrying at the next change")
-            await self._wake.wait()
+                _LOGGER.exception("scheduling jobs failed; retrying in %.0f s", RECONCILE_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), RECONCILE_S)
+
+    async def _reconcile(self) -> None:
+        """Jobs the database calls running that nobody watches: their watcher or worker is gone.
+
+        A watcher dies when it cannot record the end (a full disk fails SQLite writes too); its
+        job is settled here, again at every round until the database takes the write.
+        """
+        for job in await self.store.jobs_in_state("running"):
+            if job.id in self._running or self._stopping:
+                continue
+            job_dir = self.hooks.job_dir(job)
+            if job.pid and _is_our_worker(job.pid, job_dir):
+                _LOGGER.warning("job %s: stopping worker %s that nobody watches", job.id, job.pid)
+                await _kill_orphan(job.pid, self.cancel_grace_s)
+            state, error, result = await self._outcome(job, job_dir, None)
+            await self._finish(job, state, error, result)
 
     async def _start_waiting(self) -> None:
         for job in await self.store.jobs_in_state("queued"):
@@ -194,14 +216,8 @@ class JobManager:
                     break
             await self._settle(run, job_dir)
         except Exception:
-            _LOGGER.exception("watching job %s failed", run.job.id)
-            job = await self.store.update_job(
-                run.job.id,
-                state="failed",
-                finished_at=time.time(),
-                error="the add-on lost track of this job; see its log",
-            )
-            await self._ended(job)
+            # The reconciler settles the job (and stops its worker) once this task is gone.
+            _LOGGER.exception("watching job %s failed; it is settled at the next round", run.job.id)
         finally:
             self._running.pop(run.job.id, None)
             self._wake.set()
@@ -236,18 +252,32 @@ class JobManager:
             return
         else:
             state, error, result = await self._outcome(run.job, job_dir, code)
-        job = await self.store.update_job(
-            run.job.id, state=state, error=error, result=result, finished_at=time.time(), pid=None
+        await self._finish(run.job, state, error, result)
+
+    async def _finish(self, job: Job, state: str, error: str | None, result: dict | None) -> None:
+        """Records a job's end, then sweeps the half-written files its worker may have left."""
+        ended = await self.store.update_job(
+            job.id, state=state, error=error, result=result, finished_at=time.time(), pid=None
         )
-        await self._ended(job)
+        dirs = [self.hooks.job_dir(job), *self.hooks.scratch_dirs(job)]
+        await asyncio.to_thread(sweep_partial_files, dirs)
+        await self._ended(ended)
 
     async def _outcome(self, job: Job, job_dir: Path, code: int | None):
         result = _read_result(job_dir)
         if result is None:
-            how = f"killed by signal {-code}" if code and code < 0 else f"exit status {code}"
+            if full := await asyncio.to_thread(disk_full_reason, job_dir / LOG_NAME):
+                return "failed", full, None
+            if code is None:
+                how = "it is gone"
+            else:
+                how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
             return "failed", f"the worker stopped without a result ({how}); see the log", None
         if not result.get("ok"):
-            return "failed", str(result.get("error") or "the worker reported a failure"), result
+            error = str(result.get("error") or "the worker reported a failure")
+            if any(sign in error for sign in DISK_FULL_SIGNS):
+                error = f"disk full: {error}"
+            return "failed", error, result
         finisher = self.hooks.finishers.get(job.kind)
         if finisher is not None:
             try:
@@ -292,10 +322,7 @@ class JobManager:
             events, offset = tail.read_new()
             await self.store.append_events(job.id, events, offset)
             state, error, result = await self._outcome(job, job_dir, 0 if result.get("ok") else 1)
-            job = await self.store.update_job(
-                job.id, state=state, error=error, result=result, finished_at=time.time(), pid=None
-            )
-            await self._ended(job)
+            await self._finish(job, state, error, result)
             return
         attempts = job.attempts + 1
         if attempts > self.max_restarts:

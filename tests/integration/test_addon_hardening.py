@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import struct
+import sys
+import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -13,7 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from addon.app import STORE, create_app
+from addon.settings import Settings
 from tests.fakes.addon_process import running_addon, start_addon
+from tests.fakes.job_polling import wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.integration]
 MIB = 2**20
@@ -140,3 +147,50 @@ async def test_a_second_server_on_the_same_data_folder_touches_nothing(tmp_path)
     # Once the first one has stopped, the folder is free again.
     with running_addon(data_dir, tmp_path / "third.log") as third:
         assert third.process.poll() is None
+
+
+# A worker that runs out of disk: half-written cache and checkpoint files, ENOSPC, no result.
+DISK_FULL_WORKER = textwrap.dedent("""
+    import os, sys
+    job_dir = sys.argv[1]
+    processed = os.path.join(job_dir, "..", "..", "processed", "features")
+    os.makedirs(processed, exist_ok=True)
+    os.makedirs(os.path.join(job_dir, "checkpoints"), exist_ok=True)
+    for path in (
+        os.path.join(processed, ".clip_0001.npy.0a1b.tmp"),
+        os.path.join(processed, ".clip_0001.npy.0a1b.tmp.resize"),
+        os.path.join(job_dir, "checkpoints", ".train_state.json.x9.tmp"),
+    ):
+        with open(path, "wb") as half:
+            half.write(b"half")
+    sys.stderr.write("OSError: [Errno 28] No space left on device: 'clip_0001.npy'\\n")
+    sys.exit(1)
+""")
+
+
+async def test_a_job_whose_disk_filled_up_fails_naming_it(aiohttp_client, tmp_path, monkeypatch):
+    worker = tmp_path / "worker.py"
+    worker.write_text(DISK_FULL_WORKER)
+    settings = Settings(data_dir=tmp_path / "data")
+    app = create_app(settings, worker_command=(sys.executable, str(worker)))
+    client = await aiohttp_client(app)
+    store = app[STORE]
+    update_job, refusals = store.update_job, []
+
+    async def full_disk_for_a_while(job_id: int, **changes):
+        # SQLite cannot write either while the disk is full: the job's end is refused twice.
+        if changes.get("state") == "failed" and len(refusals) < 2:
+            refusals.append(time.monotonic())
+            raise sqlite3.OperationalError("database or disk is full")
+        return await update_job(job_id, **changes)
+
+    monkeypatch.setattr(store, "update_job", full_disk_for_a_while)
+    await client.post("/api/projects", json={"phrase": "hey computer"})
+    job = await (await client.post("/api/projects/hey_computer/synth", json={"rirs": 1})).json()
+    job = await wait_for(client, job["id"], timeout=30)
+    assert len(refusals) == 2
+    assert job["state"] == "failed"
+    assert job["error"].startswith("disk full: the data folder's disk ran out of space")
+    project = settings.projects_dir / "hey_computer"
+    left = [p.name for p in project.rglob(".*") if p.is_file()]
+    assert left == [], f"half-written files left behind: {left}"
