@@ -83,7 +83,8 @@ export function packsSection() {
     const licence = pack.licence_url ? h('a', { href: pack.licence_url, target: '_blank', rel: 'noopener', text: pack.licence }) : pack.licence;
     return h('tr', { 'data-pack': pack.id },
       h('td', {}, h('strong', { text: pack.title || pack.id }), h('div', { class: 'muted', text: pack.description || '' })),
-      h('td', { text: pack.size_bytes ? bytes(pack.size_bytes) : '–' }),
+      h('td', { text: pack.size_bytes ? bytes(pack.size_bytes) : '–' },
+        pack.hours ? h('div', { class: 'muted', text: `${pack.hours} h of speech` }) : null),
       h('td', {}, licence || '–', pack.attribution
         ? h('details', {}, h('summary', { text: 'attribution' }), h('small', { text: pack.attribution })) : null),
       status(pack));
