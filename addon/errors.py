@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 
 from aiohttp import web
 
@@ -48,6 +50,21 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return error_response(exc.status, exc.reason)
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not _disk_full(exc):
+            _LOGGER.exception("%s %s failed", request.method, request.path)
+            return error_response(500, "internal error; the add-on's log has the details")
+        _LOGGER.error("%s %s: the disk is full (%s)", request.method, request.path, exc)
+        return error_response(
+            507,
+            "the data folder's disk is full; nothing was changed: free some space, then try again",
+        )
     except Exception:
         _LOGGER.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal error; the add-on's log has the details")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "disk is full" in str(exc)  # SQLite's SQLITE_FULL

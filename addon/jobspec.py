@@ -35,6 +35,7 @@ MANAGED_KEYS = {
     "export": ("wake_word", "author", "website", "trained_languages"),
 }
 MAX_OVERRIDES_CHARS = 20000
+MAX_SEED = 2**32 - 1  # what numpy's and TensorFlow's generators take
 # Synthesis requests: the panel's fields and their bounds (the worker checks the rest).
 SYNTH_FIELDS = {
     "positives": (0, 5000),
@@ -86,8 +87,10 @@ def train_request(data: dict[str, Any], default_preset: str) -> dict[str, Any]:
     if preset not in PRESET_NAMES:
         raise bad_request(f"preset: {preset!r} is not one of {', '.join(PRESET_NAMES)}")
     seed = data.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise bad_request(f"seed: {seed!r} is not allowed (a non-negative integer)")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise bad_request(
+            f"seed: {seed!r:.40} is not allowed (a whole number from 0 to {MAX_SEED})"
+        )
     return {"preset": preset, "overrides": parse_overrides(data.get("overrides")), "seed": seed}
 
 

@@ -74,7 +74,7 @@ class Library:
     async def project(self, slug: str) -> Project:
         project = await self.store.get_project(slug)
         if project is None:
-            raise UserError(404, f"wake word {slug!r} not found")
+            raise UserError(404, f"wake word {slug[:64]!r} not found")
         return project
 
     async def summary(self, project: Project) -> dict[str, Any]:
@@ -139,7 +139,11 @@ class Library:
         clips, skipped = [], []
         with open_checked_zip(path, self.max_upload_bytes) as archive:
             for info in audio_members(archive):
-                member = extract_member(archive, info, work)
+                try:
+                    member = extract_member(archive, info, work)
+                except UserError as exc:  # damaged in the zip: skipped, like unreadable audio
+                    skipped.append(exc.message)
+                    continue
                 clip = clip_or_reason(member, label, trim=trim, shown_as=info.filename)
                 member.unlink()
                 if isinstance(clip, str):

@@ -53,6 +53,11 @@ def check_project_fields(data: Any, *, default_author: str | None) -> dict[str, 
                 f"phrase: {char!r} is not allowed in a wake word; use letters, digits, spaces, "
                 "hyphens and apostrophes (what you would say, spelled out)"
             )
+    for name in ("slug", "language", "author", "website"):
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise bad_request(
+                f"{name}: give text, not {type(data[name]).__name__} {data[name]!r:.40}"
+            )
     slug = (data.get("slug") or "").strip() or slug_from_phrase(phrase)
     if not SLUG_PATTERN.match(slug):
         raise bad_request(

@@ -13,6 +13,7 @@ import stat
 import unicodedata
 import uuid
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -183,12 +184,25 @@ def audio_members(archive: zipfile.ZipFile) -> Iterator[zipfile.ZipInfo]:
 
 
 def extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, tmp_dir: Path) -> Path:
-    """One member into tmp_dir under a name of our choosing (never the member's path)."""
+    """One member into tmp_dir under a name of our choosing (never the member's path).
+
+    A member damaged inside the zip (bad CRC, broken compressed data, an unknown method) is a
+    UserError naming it.
+    """
     suffix = PurePosixPath(info.filename).suffix[:10]
     target = tmp_dir / f"member_{uuid.uuid4().hex}{suffix}"
-    with archive.open(info) as src, target.open("wb") as dst:
-        while chunk := src.read(1 << 20):
-            dst.write(chunk)
+    try:
+        with archive.open(info) as src, target.open("wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        target.unlink(missing_ok=True)
+        raise bad_request(
+            f"{info.filename}: damaged inside the zip ({exc}); zip the file again"
+        ) from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
 
 

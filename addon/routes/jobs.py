@@ -66,8 +66,8 @@ async def get_job(request: web.Request) -> web.Response:
 
 @routes.get("/api/jobs/{id}/events")
 async def job_events(request: web.Request) -> web.Response:
+    after = int_param(request, "after", default=0)
     job = await _job(request)
-    after = int(request.query.get("after", "0") or 0)
     return web.json_response({"events": await request.app[STORE].job_events(job.id, after)})
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from addon.errors import UserError, bad_request
 
 MULTIPART_SLACK = 64 * 1024  # part headers and form fields around the files
 MAX_FIELD_BYTES = 4096
 MAX_FILES = 200
+MAX_NAME_CHARS = 120  # of a file name as messages show it
 CHUNK = 256 * 1024
 
 
@@ -60,10 +62,27 @@ async def receive(request: web.Request, tmp_dir: Path, limit: int) -> AsyncItera
     folder = tmp_dir / f"upload_{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     try:
-        upload = await _read_parts(request, folder, limit)
+        try:
+            upload = await _read_parts(request, folder, limit)
+        except (ValueError, HttpProcessingError) as exc:
+            # aiohttp's reader: a missing or wrong boundary, a body cut short, a part header
+            # that is too long or holds a NUL.
+            reason = getattr(exc, "message", None) or str(exc)
+            raise bad_request(
+                f"the upload is not a well-formed multipart/form-data body ({reason[:120]}); "
+                "send each file as a 'file' field with a short name"
+            ) from None
         yield upload
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def shown_name(filename: str) -> str:
+    """A client's file name fit for messages: its last part, no control characters, cut short."""
+    name = "".join(c for c in Path(filename.replace("\\", "/")).name if c.isprintable())
+    if len(name) > MAX_NAME_CHARS:
+        name = f"{name[: MAX_NAME_CHARS - 10]}…{name[-9:]}"
+    return name or "upload"
 
 
 async def _read_parts(request: web.Request, folder: Path, limit: int) -> Upload:
@@ -89,5 +108,5 @@ async def _read_parts(request: web.Request, folder: Path, limit: int) -> Upload:
                 if received > limit:
                     raise too_large(limit)
                 out.write(chunk)
-        upload.files.append(UploadedFile(path, Path(part.filename).name or "upload", size))
+        upload.files.append(UploadedFile(path, shown_name(part.filename), size))
     return upload

@@ -16,6 +16,7 @@ from addon.progress import Progress, ProgressTail
 from addon.projects import check_project_fields, slug_from_phrase
 from addon.samples import open_checked_zip, prepare_clip, quality_flags
 from addon.store import Project, ProjectLayout
+from mww_trainer.errors import ConfigError
 
 RATE = 16000
 
@@ -109,7 +110,7 @@ def test_overrides_are_parsed_and_checked():
     assert parse_overrides("training:\n  batch_size: 64\n") == {"training": {"batch_size": 64}}
     assert parse_overrides('{"model": {"dropout_rate": 0.1}}') == {"model": {"dropout_rate": 0.1}}
     assert parse_overrides("  ") == {}
-    with pytest.raises(UserError, match="invalid YAML"):
+    with pytest.raises(ConfigError, match="overrides, line 1, column 16: invalid YAML"):
         parse_overrides("training: [1, 2")
     with pytest.raises(UserError, match=r"paths\.positive_dir is set by the add-on"):
         parse_overrides("paths:\n  positive_dir: /etc")
