@@ -14,6 +14,7 @@ from mww_trainer.evaluate import (
     OperatingPoint,
     Sweep,
     average_viable_recall,
+    count_false_accepts,
     heard,
     recall_at_fa,
     recommend,
@@ -106,7 +107,7 @@ def best_window(outputs: Outputs, target: float) -> tuple[int, OperatingPoint]:
     return best
 
 
-def analysis(outputs: Outputs, clips, ambient_clips, cutoff: float, window: int) -> dict:
+def analysis(outputs: Outputs, clips, ambient_names, cutoff: float, window: int) -> dict:
     c = cutoff_to_u8(cutoff)
     missed = [
         clip.relpath
@@ -114,8 +115,8 @@ def analysis(outputs: Outputs, clips, ambient_clips, cutoff: float, window: int)
         if not len(heard(out, c, window))
     ]
     false_accepts = [
-        f"{clip.relpath} at {i * SLICE_S:.1f} s"
-        for clip, out in zip(ambient_clips, outputs.ambient, strict=True)
+        f"{name} at {i * SLICE_S:.1f} s"
+        for name, out in zip(ambient_names, outputs.ambient, strict=True)
         for i in heard(out, c, window)
     ]
     return {"missed": missed, "false_accepts": false_accepts}
@@ -151,6 +152,7 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
     rec_window, rec = best_window(outputs, target)
     out_dir = request.output_dir or request.model.parent / "evaluation"
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
+    report |= _real_speech(outputs, device.ambient_human, cutoff, window)
     report["det_png"] = str(
         write_det_png(
             result, out_dir / "det.png", chosen=result.at(cutoff), title=request.model.name
@@ -161,7 +163,7 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
         report["analysis"] = analysis(
             outputs,
             dataset.select(Role.POSITIVE, split),
-            dataset.select(Role.NEGATIVE, split),
+            device.ambient_names,
             cutoff,
             window,
         )
@@ -198,6 +200,18 @@ def _report(
             "recall": rec.recall,
             "fa_per_hour": rec.fa_per_hour,
         },
+    }
+
+
+def _real_speech(outputs: Outputs, human: tuple[bool, ...], cutoff: float, window: int) -> dict:
+    """False accepts on the recordings of people alone, counted and per hour."""
+    talk = [o for o, h in zip(outputs.ambient, human, strict=False) if h]
+    hours = sum(len(o) for o in talk) * SLICE_S / 3600
+    count = count_false_accepts(talk, cutoff_to_u8(cutoff), window) if talk else 0
+    return {
+        "real_speech_hours": hours,
+        "real_speech_false_accepts": count,
+        "real_speech_fa_per_hour": count / hours if hours else 0.0,
     }
 
 

@@ -33,6 +33,9 @@ class WindowPool:
     starts: np.ndarray  # [n] int64: first frame of each window
     kind: np.ndarray  # [n] uint8: POSITIVE, NEGATIVE or HARD_NEGATIVE
     length: int  # frames per window
+    # [n] float32: how often a window is drawn relative to the others of its class (a
+    # person's recording more often than a synthetic clip); None: all alike.
+    weight: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -67,28 +70,29 @@ class PoolBuilder:
         self._blocks: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._kinds: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
         self._size = 0
 
-    def add_clips(self, raw_clips: list[np.ndarray], kind: int) -> None:
+    def add_clips(self, raw_clips: list[np.ndarray], kind: int, weight: float = 1.0) -> None:
         """Each clip's last `length` frames become one window."""
         for raw in raw_clips:
-            self._append(
-                last_frames(np.asarray(raw, np.uint16), self.length), np.asarray([0]), kind
-            )
+            block = last_frames(np.asarray(raw, np.uint16), self.length)
+            self._append(block, np.asarray([0]), kind, weight)
 
-    def add_sequence(self, raw: np.ndarray, kind: int, hop: int) -> int:
+    def add_sequence(self, raw: np.ndarray, kind: int, hop: int, weight: float = 1.0) -> int:
         """Every window of a long sequence on a `hop`-frame grid; returns how many."""
         raw = np.asarray(raw, np.uint16)
         if len(raw) < self.length:
             return 0
         starts = np.arange(0, len(raw) - self.length + 1, hop, dtype=np.int64)
-        self._append(raw, starts, kind)
+        self._append(raw, starts, kind, weight)
         return len(starts)
 
-    def _append(self, block: np.ndarray, starts: np.ndarray, kind: int) -> None:
+    def _append(self, block: np.ndarray, starts: np.ndarray, kind: int, weight: float) -> None:
         self._blocks.append(block)
         self._starts.append(starts + self._size)
         self._kinds.append(np.full(len(starts), kind, dtype=np.uint8))
+        self._weights.append(np.full(len(starts), weight, dtype=np.float32))
         self._size += len(block)
 
     def build(self) -> WindowPool:
@@ -98,4 +102,12 @@ class PoolBuilder:
             starts=np.concatenate(self._starts) if self._starts else np.zeros(0, np.int64),
             kind=np.concatenate(self._kinds) if self._kinds else np.zeros(0, np.uint8),
             length=self.length,
+            weight=_weights_or_none(self._weights),
         )
+
+
+def _weights_or_none(weights: list[np.ndarray]) -> np.ndarray | None:
+    if not weights:
+        return None
+    joined = np.concatenate(weights)
+    return None if np.all(joined == 1.0) else joined

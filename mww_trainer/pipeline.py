@@ -33,6 +33,9 @@ class TrainOutcome:
     seconds: float
     resumed_from: int
     skipped_files: int
+    # What the model lacks for real people (no recorded wake words, no real talk); see
+    # Dataset.voice_warnings. Shown by mww-train and on the panel's result page.
+    warnings: tuple[str, ...] = ()
 
 
 def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress):
@@ -53,7 +56,9 @@ def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress
     return dataset
 
 
-def make_augmenter(config: Config, seed: int):
+def make_augmenter(config: Config, seed: int, talk: list[Path] | None = None):
+    """The configured augmenter; ``talk`` (recordings of people) joins the background sounds,
+    so that a wake word is also heard over someone talking and talk alone is never the cue."""
     from mww_trainer.augment import Augmenter
 
     aug = config.augmentation
@@ -69,7 +74,7 @@ def make_augmenter(config: Config, seed: int):
     )
     if not any(probabilities):
         return None
-    existing = [p for p in aug.background_paths if Path(p).exists()]
+    existing = [p for p in aug.background_paths if Path(p).exists()] + list(talk or [])
     impulses = [p for p in aug.impulse_paths if Path(p).exists()]
     return Augmenter.from_config(aug, background=existing, impulses=impulses, seed=seed)
 
@@ -85,13 +90,13 @@ def mining_interval_steps(config: Config, pool_size: int) -> int:
 def prepare(config: Config, *, seed: int, on_progress: ProgressCallback):
     """Stages 1-3: ingest, feature cache, training windows and the validation set."""
     from mww_trainer.feature_cache import FeatureCache
-    from mww_trainer.trainset import build_training_set
+    from mww_trainer.trainset import background_talk, build_training_set
 
     dataset = load_dataset(config, on_progress)
     cache = FeatureCache(Path(config.paths.processed_dir) / "features")
     workers = config.performance.num_workers or None
     cache.ensure(dataset.clips, workers=workers, on_progress=on_progress)
-    augmenter = make_augmenter(config, seed)
+    augmenter = make_augmenter(config, seed, talk=background_talk(dataset))
     data = build_training_set(config, dataset, cache, augmenter=augmenter, on_progress=on_progress)
     counts = ", ".join(f"{k} {v}" for k, v in data.pool.counts().items())
     on_progress(ProgressEvent("dataset", 1, 1, f"training windows: {counts}"))
@@ -168,6 +173,7 @@ def train(
         result.seconds,
         result.resumed_from,
         dataset.skipped,
+        tuple(dataset.voice_warnings()),
     )
 
 

@@ -38,6 +38,45 @@ SCORING_LEAD_S = 3.5
 # training window holds its start-up transient (a shortcut the model would learn).
 WARMUP_S = 2.0
 TRAIN_TAIL_S = 0.2  # the guide's jitter: the word ends about 0.2 s before the window's end
+# Augmented variants of each stretch of a person's long recording (besides its plain windows).
+REAL_TALK_VARIANTS = 2
+# Stretches cut from a person's long recording per second of it, each a window long.
+REAL_TALK_STRETCHES_PER_S = 0.5
+
+
+# People talking mixed under training clips as background, at most this much (it is held in
+# memory by every augmentation worker).
+BACKGROUND_TALK_S = 20 * 60
+
+
+def background_talk(dataset: Dataset) -> list:
+    """Paths of people's long training recordings to mix under clips, up to BACKGROUND_TALK_S."""
+    talk = [
+        c for c in dataset.select(Role.NEGATIVE, Split.TRAIN) if c.human and c.duration_s >= 2.0
+    ]
+    rng = np.random.default_rng(len(talk))
+    chosen, total = [], 0.0
+    for index in rng.permutation(len(talk)):
+        if total >= BACKGROUND_TALK_S:
+            break
+        chosen.append(talk[index].path)
+        total += talk[index].duration_s
+    return chosen
+
+
+def is_long(clip: Clip, frames: int) -> bool:
+    """Long enough to hold a whole model window: windowed on a grid, not placed as a clip."""
+    return clip.duration_s * constants.SAMPLE_RATE_HZ >= _window_samples(frames)
+
+
+def _segments(clip: Clip, frames: int, index: int) -> tuple[tuple[int, int], ...]:
+    """Random window-long stretches of a long recording (the same ones on every run)."""
+    length = _window_samples(frames)
+    total = int(clip.duration_s * constants.SAMPLE_RATE_HZ)
+    count = max(1, round(clip.duration_s * REAL_TALK_STRETCHES_PER_S))
+    rng = np.random.default_rng([index, int(clip.sha256[:8], 16)])
+    starts = np.sort(rng.integers(0, max(1, total - length), count))
+    return tuple((int(s), length) for s in starts)
 
 
 @dataclass(frozen=True)
@@ -47,6 +86,12 @@ class DeviceSet:
     positives: list[np.ndarray]
     ambient: list[np.ndarray]
     hard_negatives: list[np.ndarray]
+    # Per ambient sequence: recorded by people (speech packs, household audio) or not.
+    ambient_human: tuple[bool, ...] = ()
+    ambient_names: tuple[str, ...] = ()  # what each ambient sequence is, for reports
+
+    def human_ambient(self) -> list[np.ndarray]:
+        return [a for a, human in zip(self.ambient, self.ambient_human, strict=False) if human]
 
 
 @dataclass(frozen=True)
@@ -65,11 +110,28 @@ def _init_worker(augmenter: Augmenter | None, bed: np.ndarray | None) -> None:
     _worker.update(augmenter=augmenter, bed=bed)
 
 
-def _augmented_windows(task: tuple[str, int, int, int]) -> list[np.ndarray]:
-    """Worker: one clip -> `variants` raw feature windows of `frames` frames."""
-    path, index, variants, frames = task
+Task = tuple[str, int, int, int, tuple[tuple[int, int], ...]]
+
+
+def _augmented_windows(task: Task) -> list[np.ndarray]:
+    """Worker: one clip -> `variants` raw feature windows of `frames` frames.
+
+    With segments (start, length in samples) each segment of the file is a clip of its own
+    and is not trimmed: stretches of a long recording of people talking.
+    """
+    path, index, variants, frames, segments = task
+    audio = read_audio(path)
+    if not segments:
+        return _clip_variants(trim_silence(audio), index, variants, frames)
+    out = []
+    for number, (start, length) in enumerate(segments):
+        piece = audio[start : start + length]
+        out += _clip_variants(piece, index * 10_000 + number, variants, frames)
+    return out
+
+
+def _clip_variants(samples: np.ndarray, index: int, variants: int, frames: int) -> list:
     augmenter = _worker.get("augmenter")
-    samples = trim_silence(read_audio(path))
     out = []
     for variant in range(variants):
         if augmenter is None:
@@ -117,8 +179,18 @@ def clip_windows(
     workers: int,
     stage: str,
     on_progress: ProgressCallback,
+    segments: dict[str, tuple[tuple[int, int], ...]] | None = None,
+    first_index: int = 0,
 ) -> list[np.ndarray]:
-    tasks = [(str(c.path), i, variants, frames) for i, c in enumerate(clips)]
+    """Augmented feature windows of clips (or of the given segments of long recordings).
+
+    ``first_index`` offsets each clip's random stream, so that two calls on different clips
+    never draw the same augmentations."""
+    segments = segments or {}
+    tasks: list[Task] = [
+        (str(c.path), first_index + i, variants, frames, segments.get(c.sha256, ()))
+        for i, c in enumerate(clips)
+    ]
     windows: list[np.ndarray] = []
     if not tasks:
         return windows
@@ -152,23 +224,50 @@ def build_training_set(
     variants = AUGMENTED_VARIANTS if augmenter is not None else 1
     bed = quiet_bed(dataset)
     builder = PoolBuilder(frames)
-    for role, kind in ((Role.POSITIVE, POSITIVE), (Role.HARD_NEGATIVE, HARD_NEGATIVE)):
-        clips = dataset.select(role, Split.TRAIN)
-        builder.add_clips(
-            clip_windows(
-                clips,
+    real_weight = config.training.real_voice_weight
+    negatives = dataset.select(Role.NEGATIVE, Split.TRAIN)
+    long_negatives = [c for c in negatives if is_long(c, frames)]
+    short_negatives = [c for c in negatives if not is_long(c, frames)]
+    real_long = [c for c in long_negatives if c.human] if augmenter is not None else []
+    segments = {c.sha256: _segments(c, frames, index) for index, c in enumerate(real_long)}
+    clip_sets = (
+        (Role.POSITIVE, POSITIVE, dataset.select(Role.POSITIVE, Split.TRAIN), variants, {}),
+        (
+            Role.HARD_NEGATIVE,
+            HARD_NEGATIVE,
+            dataset.select(Role.HARD_NEGATIVE, Split.TRAIN),
+            variants,
+            {},
+        ),
+        (Role.NEGATIVE, NEGATIVE, short_negatives, variants, {}),
+        # People talking are scarce and decide false wakes: their long recordings also go
+        # through the augmentation chain (pitch, EQ, rooms, noise), a stretch at a time.
+        (Role.NEGATIVE, NEGATIVE, real_long, REAL_TALK_VARIANTS, segments),
+    )
+    offset = 0
+    for role, kind, clips, count, cuts in clip_sets:
+        for human in (False, True):
+            group = [c for c in clips if c.human == human]
+            if not group:
+                continue
+            windows = clip_windows(
+                group,
                 augmenter=augmenter,
                 bed=bed,
-                variants=variants,
+                variants=count,
                 frames=frames,
                 workers=workers,
-                stage=f"{role.value} clips",
+                stage=f"{role.value} {'recordings' if human else 'clips'}"
+                + (" (augmented talk)" if cuts else ""),
                 on_progress=on_progress,
-            ),
-            kind,
-        )
-    for clip in dataset.select(Role.NEGATIVE, Split.TRAIN):
-        builder.add_sequence(cache.features(clip, raw=True), NEGATIVE, NEGATIVE_HOP_FRAMES)
+                segments=cuts,
+                first_index=offset,
+            )
+            offset += len(group)
+            builder.add_clips(windows, kind, real_weight if human else 1.0)
+    for clip in long_negatives:
+        weight = real_weight if clip.human else 1.0
+        builder.add_sequence(cache.features(clip, raw=True), NEGATIVE, NEGATIVE_HOP_FRAMES, weight)
     pool = builder.build()
     val_pool, val_device = build_validation(
         config, dataset, cache, Split.VAL, workers=workers, on_progress=on_progress
@@ -189,23 +288,27 @@ def build_validation(
     frames = config.model.input_frames
     bed = quiet_bed(dataset)
     builder = PoolBuilder(frames)
-    for role, kind in ((Role.POSITIVE, POSITIVE), (Role.HARD_NEGATIVE, HARD_NEGATIVE)):
-        clips = dataset.select(role, split)
-        builder.add_clips(
-            clip_windows(
-                clips,
-                augmenter=None,
-                bed=bed,
-                variants=1,
-                frames=frames,
-                workers=workers,
-                stage=f"{split.value} {role.value}",
-                on_progress=on_progress,
-            ),
-            kind,
+    negatives = dataset.select(Role.NEGATIVE, split)
+    short = (
+        (Role.POSITIVE.value, dataset.select(Role.POSITIVE, split), POSITIVE),
+        (Role.HARD_NEGATIVE.value, dataset.select(Role.HARD_NEGATIVE, split), HARD_NEGATIVE),
+        ("short negatives", [c for c in negatives if not is_long(c, frames)], NEGATIVE),
+    )
+    for name, clips, kind in short:
+        windows = clip_windows(
+            clips,
+            augmenter=None,
+            bed=bed,
+            variants=1,
+            frames=frames,
+            workers=workers,
+            stage=f"{split.value} {name}",
+            on_progress=on_progress,
         )
-    for clip in dataset.select(Role.NEGATIVE, split):
-        builder.add_sequence(cache.features(clip, raw=True), NEGATIVE, frames // 2)
+        builder.add_clips(windows, kind)
+    for clip in negatives:
+        if is_long(clip, frames):
+            builder.add_sequence(cache.features(clip, raw=True), NEGATIVE, frames // 2)
     return builder.build(), device_set(config, dataset, cache, split)
 
 
@@ -222,11 +325,57 @@ def device_set(
             for c in dataset.select(role, split)
         ]
 
+    negatives = dataset.select(Role.NEGATIVE, split)
+    ambient, human, names = [], [], []
+    for clip in negatives:
+        if is_long(clip, frames):
+            ambient.append(cache.features(clip))
+            human.append(clip.human)
+            names.append(clip.relpath)
+    for flag in (False, True):
+        words = [c for c in negatives if c.human == flag and not is_long(c, frames)]
+        for number, joined in enumerate(joined_talk(words, bed), 1):
+            ambient.append(compute_features(joined))
+            human.append(flag)
+            who = "recorded" if flag else "synthetic"
+            names.append(f"short negatives ({who}) joined, stream {number}")
     return DeviceSet(
         positives=heard(Role.POSITIVE),
-        ambient=[cache.features(c) for c in dataset.select(Role.NEGATIVE, split)],
+        ambient=ambient,
         hard_negatives=heard(Role.HARD_NEGATIVE),
+        ambient_human=tuple(human),
+        ambient_names=tuple(names),
     )
+
+
+JOINED_TALK_S = 300  # short negatives are scored joined into streams of at most this long
+_JOIN_GAP_S = (0.2, 0.8)
+
+
+def joined_talk(clips: list[Clip], bed: np.ndarray | None) -> list[np.ndarray]:
+    """Short negatives (single words) one after the other with pauses, as a device hears talk.
+
+    Returns int16 streams of at most JOINED_TALK_S, each opening with a lead of quiet room.
+    """
+    rate = constants.SAMPLE_RATE_HZ
+    rng = np.random.default_rng(len(clips))
+    streams: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    size = 0
+    for clip in sorted(clips, key=lambda c: c.relpath):
+        gap = np.zeros(int(rng.uniform(*_JOIN_GAP_S) * rate), np.int16)
+        parts += [trim_silence(read_audio(clip.path)), gap]
+        size += len(parts[-2]) + len(gap)
+        if size >= JOINED_TALK_S * rate:
+            streams.append(_on_room(np.concatenate(parts), bed))
+            parts, size = [], 0
+    if parts:
+        streams.append(_on_room(np.concatenate(parts), bed))
+    return streams
+
+
+def _on_room(talk: np.ndarray, bed: np.ndarray | None) -> np.ndarray:
+    return on_bed(talk, int(SCORING_LEAD_S * constants.SAMPLE_RATE_HZ), SCORING_TAIL_S, bed)
 
 
 def quiet_bed(dataset: Dataset) -> np.ndarray | None:

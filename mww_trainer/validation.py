@@ -6,7 +6,7 @@ import numpy as np
 
 from mww_trainer.config.types import Config
 from mww_trainer.detection import cutoff_to_u8
-from mww_trainer.evaluate import Sweep, recommend, summary_metrics, sweep
+from mww_trainer.evaluate import Sweep, hours, recommend, summary_metrics, sweep
 from mww_trainer.examples import WindowPool
 from mww_trainer.metrics import binary_metrics
 from mww_trainer.models.mixednet import MixedNet
@@ -16,15 +16,6 @@ from mww_trainer.trainset import DeviceSet
 
 # Used when the config says "auto" but there is no ambient audio to choose a cutoff on.
 FALLBACK_CUTOFF = 0.97
-
-
-def device_sweep(net: MixedNet, device: DeviceSet, window: int) -> Sweep:
-    return sweep(
-        outputs_for_all(net, device.positives),
-        outputs_for_all(net, device.ambient),
-        window=window,
-        hard_negatives=outputs_for_all(net, device.hard_negatives),
-    )
 
 
 def operating_cutoff(config: Config, result: Sweep | None) -> float:
@@ -50,9 +41,20 @@ def validation_metrics(
         )
         metrics.update(binary_metrics(val_pool.labels, scores))
     if device.positives and device.ambient:
-        result = device_sweep(net, device, config.export.sliding_window_size)
+        window = config.export.sliding_window_size
+        positives = outputs_for_all(net, device.positives)
+        ambient = outputs_for_all(net, device.ambient)
+        hard = outputs_for_all(net, device.hard_negatives)
+        result = sweep(positives, ambient, window=window, hard_negatives=hard)
         cutoff = operating_cutoff(config, result)
         metrics.update(summary_metrics(result, cutoff))
         metrics["cutoff"] = cutoff
         metrics["cutoff_u8"] = float(cutoff_to_u8(cutoff))
+        metrics["ambient_hours"] = hours(ambient)
+        human = [a for a, h in zip(ambient, device.ambient_human, strict=False) if h]
+        metrics["real_speech_hours"] = hours(human)
+        if human:
+            # The people-talking part alone: where synthetic-only models failed.
+            real = sweep(positives, human, window=window)
+            metrics["real_speech_false_positives_per_hour"] = real.at(cutoff).fa_per_hour
     return metrics

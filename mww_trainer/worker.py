@@ -75,6 +75,7 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         "tensor_arena_size": exported.tensor_arena_size,
         "verify": report.to_dict(),
         "compatible": report.compatible,
+        "warnings": list(outcome.warnings),
     }
 
 

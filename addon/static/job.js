@@ -103,6 +103,7 @@ export function jobView(root, id) {
     results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Your model' }),
       h('p', {}, h('a', { class: 'button', id: 'download', href: `api/jobs/${data.id}/download`, download: `${data.project_slug}_job${data.id}.zip` }, 'Download model (.tflite + manifest + ESPHome YAML)')),
       h('p', { class: 'muted', text: `Probability cutoff ${fmt(r.cutoff)} · tensor arena ${r.tensor_arena_size} bytes · best step ${r.best_step} of ${r.steps}` }),
+      (r.warnings || []).length ? h('ul', { class: 'warnings', id: 'voice-warnings' }, r.warnings.map((w) => h('li', { text: w }))) : null,
       h('div', { class: 'columns' },
         h('table', { class: 'metrics', id: 'metrics' }, h('caption', { text: 'Metrics of the chosen checkpoint' }),
           Object.entries(metrics).map(([k, v]) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v) })))),

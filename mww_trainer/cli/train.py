@@ -53,6 +53,8 @@ def _train(args: argparse.Namespace) -> int:
     print(
         f"trained {outcome.steps} steps in {outcome.seconds / 60:.1f} min; log: {display.log_path}"
     )
+    for warning in outcome.warnings:
+        print(f"warning: {warning}")
     print(
         f"next: mww-export --checkpoint {outcome.best_path} --config {args.config}"
         + (f" --override {args.override}" if args.override else "")

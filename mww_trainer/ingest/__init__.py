@@ -31,6 +31,7 @@ from mww_trainer.ingest.model import (
     Split,
     speaker_leakage,
 )
+from mww_trainer.ingest.origin import HUMAN, origin_of, read_manifest
 from mww_trainer.ingest.scan import Candidate, Inspection, discover, inspect_file, speaker_of
 from mww_trainer.ingest.split import Unit, assign, check_ratios, load_state, save_state
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
@@ -74,20 +75,34 @@ def ingest(
     """
     checked_ratios = check_ratios(ratios)
     roots = _role_roots(paths)
+    packs = _pack_roots(paths)
     split_file = Path(split_file)
-    _refuse_inside(split_file, roots.values())
+    _refuse_inside(split_file, [*roots.values(), *packs.values()])
     candidates = [c for role, root in roots.items() for c in discover(root, role)]
+    candidates += [
+        c for prefix, root in packs.items() for c in discover(root, Role.NEGATIVE, prefix)
+    ]
     inspections = _inspect_all(candidates, limits or Limits(), workers, on_progress)
     usable, problems = _drop_duplicates(inspections)
     speakers = {i.candidate.relpath: speaker_of(i.candidate, speaker_map) for i in usable}
+    origins = _origins(usable, roots.values())
     units = [
-        Unit(i.sha256, i.candidate.role, speakers[i.candidate.relpath], i.info.duration_s)
+        Unit(
+            i.sha256,
+            i.candidate.role,
+            speakers[i.candidate.relpath],
+            i.info.duration_s,
+            origins[i.candidate.relpath],
+        )
         for i in usable
     ]
     state = load_state(split_file)
     splits, split_notes = assign(units, state, checked_ratios)
     save_state(split_file, state, checked_ratios)
-    clips = tuple(_clip(i, speakers[i.candidate.relpath], splits[i.sha256]) for i in usable)
+    clips = tuple(
+        _clip(i, speakers[i.candidate.relpath], splits[i.sha256], origins[i.candidate.relpath])
+        for i in usable
+    )
     leaks = speaker_leakage(Dataset(clips=clips))
     if leaks and not split_notes:
         # Not the few-speakers case: speakers were regrouped after files had been placed.
@@ -115,6 +130,35 @@ def _role_roots(paths: PathsConfig) -> dict[Role, Path]:
                 f"{_REQUIRED[role]} in it (WAV, FLAC or OGG)"
             )
     return roots
+
+
+def _pack_roots(paths: PathsConfig) -> dict[str, Path]:
+    """Speech-pack folders by the relpath prefix their files get (``packs/<i>-<name>/``)."""
+    roots = {}
+    for index, folder in enumerate(paths.negative_pack_dirs):
+        root = Path(folder)
+        if not root.is_dir():
+            raise ConfigError(
+                f"paths.negative_pack_dirs[{index}]: folder {root} does not exist; fetch the "
+                "speech pack again (mww-packs fetch) or remove it from the list"
+            )
+        roots[f"packs/{index}-{root.name}/"] = root
+    return roots
+
+
+def _origins(usable: list[Inspection], roots: Iterable[Path]) -> dict[str, str]:
+    """relpath -> origin family of every usable file (see ingest.origin)."""
+    listed: dict[str, str] = {}
+    for root in {Path(r).parent for r in roots}:
+        listed |= {str(root / rel): family for rel, family in read_manifest(root).items()}
+    out = {}
+    for inspection in usable:
+        candidate = inspection.candidate
+        family = listed.get(str(candidate.path))
+        if family is None and candidate.relpath.startswith(f"{Role.NEGATIVE.value}/packs/"):
+            family = HUMAN
+        out[candidate.relpath] = family or origin_of(candidate.relpath).family
+    return out
 
 
 def _refuse_inside(split_file: Path, roots: Iterable[Path]) -> None:
@@ -166,7 +210,7 @@ def _drop_duplicates(inspections: list[Inspection]) -> tuple[list[Inspection], l
     return usable, problems
 
 
-def _clip(inspection: Inspection, speaker: str, split: Split) -> Clip:
+def _clip(inspection: Inspection, speaker: str, split: Split, origin: str) -> Clip:
     info = inspection.info
     assert info is not None  # only usable inspections reach here
     return Clip(
@@ -179,6 +223,7 @@ def _clip(inspection: Inspection, speaker: str, split: Split) -> Clip:
         sha256=inspection.sha256,
         rate_hz=info.rate_hz,
         channels=info.channels,
+        origin=origin,
     )
 
 

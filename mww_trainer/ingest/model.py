@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from mww_trainer.config.types import HardwareConfig
+from mww_trainer.ingest.origin import HUMAN
 
 
 class Role(StrEnum):
@@ -63,6 +64,12 @@ class Clip:
     sha256: str
     rate_hz: int
     channels: int
+    # Who made it: an engine family ("festival"), "synthetic" (engine unknown) or "human".
+    origin: str = HUMAN
+
+    @property
+    def human(self) -> bool:
+        return self.origin == HUMAN
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,21 @@ class Dataset:
         """Clips per role and split: {"positive": {"train": 80, "val": 10, "test": 10}, ...}."""
         tally = Counter((clip.role, clip.split) for clip in self.clips)
         return {role.value: {split.value: tally[role, split] for split in Split} for role in Role}
+
+    def voice_warnings(self) -> list[str]:
+        """What the model will lack for real people, in sentences a user can act on."""
+        out = []
+        if self.select(Role.POSITIVE) and not any(c.human for c in self.select(Role.POSITIVE)):
+            out.append(
+                "trained on synthetic wake words only: record the wake word yourself (30 takes "
+                "or more, by two or more people) so that the model learns real voices"
+            )
+        if not any(c.human for c in self.select(Role.NEGATIVE)):
+            out.append(
+                "no real people talking in its negatives: expect false wakes around "
+                "conversation and TV; fetch a speech pack (mww-packs) or record the room"
+            )
+        return out
 
     @property
     def skipped(self) -> int:
@@ -120,6 +142,18 @@ def speaker_leakage(dataset: Dataset) -> list[str]:
     ]
 
 
+def _origin_line(dataset: Dataset) -> str:
+    """Who speaks the wake word, and how many hours of people talking the negatives hold."""
+    engines = Counter(c.origin for c in dataset.select(Role.POSITIVE))
+    people = engines.pop(HUMAN, 0)
+    voices = ", ".join(f"{name} {n}" for name, n in sorted(engines.items())) or "none"
+    talk_s = sum(c.duration_s for c in dataset.select(Role.NEGATIVE) if c.human)
+    return (
+        f"wake words: {people} recorded by people; synthetic by engine: {voices}; "
+        f"negatives: {talk_s / 3600:.2f} h of people talking"
+    )
+
+
 def _summary_lines(dataset: Dataset, max_problems: int) -> list[str]:
     counts = dataset.counts()
     seconds: Counter[Role] = Counter()
@@ -134,11 +168,13 @@ def _summary_lines(dataset: Dataset, max_problems: int) -> list[str]:
             f"{hours:>5}:{rest // 60:02}:{rest % 60:02}"
         )
     speakers = {clip.speaker for clip in dataset.clips if clip.role == Role.POSITIVE}
+    lines.append(_origin_line(dataset))
     lines.append(
         f"{len(dataset.clips)} clips used, {len(speakers)} positive speakers; "
         f"{dataset.skipped} file(s) skipped, {dataset.warnings} warning(s)"
     )
     lines.extend(f"note: {note}" for note in dataset.notes)
+    lines.extend(f"warning: {warning}" for warning in dataset.voice_warnings())
     for problem in dataset.problems[:max_problems]:
         lines.append(f"{problem.severity}: {problem.reason}")
     if len(dataset.problems) > max_problems:

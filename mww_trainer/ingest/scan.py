@@ -34,6 +34,8 @@ IGNORED_SUFFIXES = frozenset(
     {".json", ".jsonl", ".txt", ".csv", ".tsv", ".yaml", ".yml", ".md", ".log", ".npy", ".npz"}
     | {".partial", ".tmp", ".db", ".ini", ".pdf", ".jpg", ".png"}
 )
+# Texts that come with corpora and speech packs under names without an extension.
+IGNORED_NAMES = frozenset({"LICENSE", "LICENCE", "COPYING", "README", "NOTICE", "AUTHORS"})
 # Extensions that promise a container; content of another kind is read but flagged.
 _EXPECTED_FORMATS = {
     ".wav": {"WAV", "WAVEX", "RF64"},
@@ -71,8 +73,11 @@ class Inspection:
         return self.info is not None and all(p.severity != SKIP for p in self.problems)
 
 
-def discover(root: Path, role: Role) -> list[Candidate]:
-    """Every non-hidden, non-metadata file under root, recursively, in a stable order."""
+def discover(root: Path, role: Role, prefix: str = "") -> list[Candidate]:
+    """Every non-hidden, non-metadata file under root, recursively, in a stable order.
+
+    ``prefix`` goes between the role and the path in each relpath (a folder outside the role's
+    own, e.g. a speech pack's ``packs/<name>/``)."""
     found: list[Candidate] = []
     seen_dirs: set[str] = set()
     # followlinks: users link corpora into negative/; seen_dirs stops a link loop.
@@ -86,10 +91,12 @@ def discover(root: Path, role: Role) -> list[Candidate]:
         for name in sorted(filenames):
             if name.startswith(".") or Path(name).suffix.lower() in IGNORED_SUFFIXES:
                 continue
+            if name.upper() in IGNORED_NAMES:
+                continue
             path = Path(dirpath) / name
             if not path.is_file():
                 continue
-            relpath = f"{role.value}/{path.relative_to(root).as_posix()}"
+            relpath = f"{role.value}/{prefix}{path.relative_to(root).as_posix()}"
             found.append(Candidate(path=path, relpath=relpath, role=role))
     return found
 
@@ -139,6 +146,15 @@ def _without_name(message: str, path: Path) -> str:
 
 
 def _duration_problem(rel: str, role: Role, duration_s: float, limits: Limits) -> str | None:
+    if role == Role.NEGATIVE:
+        # A negative shorter than a training clip is a word or two (e.g. a speech pack of
+        # single words): it is trained on like a hard negative, in a window of its own.
+        if duration_s < limits.min_clip_s:
+            return (
+                f"{rel}: {duration_s:.2f} s is too short for a negative (at least "
+                f"{limits.min_clip_s:g} s); remove it or join it with other recordings"
+            )
+        return None
     if role in LONG_ROLES:
         if duration_s < limits.min_long_s:
             return (

@@ -11,16 +11,22 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mww_trainer.errors import ConfigError
 from mww_trainer.fileio import atomic_write_text
 from mww_trainer.ingest.model import LONG_ROLES, SPEAKER_ROLES, Role, Split
+from mww_trainer.ingest.origin import ENGINE_FAMILIES, HUMAN
 
 _FORMAT_VERSION = 1
 # Below this many speakers a speaker-level split cannot fill train, val and test.
 MIN_SPEAKERS = 3
+# From this many engine families on, validation and test hold out whole families: a voice
+# derived from a training voice (another espeak variant) is no test of new voices.
+MIN_FAMILIES = 3
+# Two people with this many takes: one is held out for validation instead of splitting files.
+MIN_HUMAN_TAKES = 30
 
 Ratios = tuple[float, float, float]
 
@@ -33,6 +39,7 @@ class Unit:
     role: Role
     speaker: str
     duration_s: float
+    origin: str = HUMAN
 
     @property
     def weight(self) -> float:
@@ -99,10 +106,49 @@ def assign(
         if not role_units:
             continue
         if role in SPEAKER_ROLES:
-            notes += _assign_by_speaker(role_units, state, ratios, result)
+            notes += _assign_voices(role_units, state, ratios, result)
         else:
             _assign_by_file(role_units, state, ratios, result)
     return result, notes
+
+
+def _assign_voices(
+    units: list[Unit], state: SplitState, ratios: Ratios, result: dict[str, Split]
+) -> list[str]:
+    """Engine voices held out by family (by voice when too few families); people by speaker."""
+    notes: list[str] = []
+    engine = [u for u in units if u.origin in ENGINE_FAMILIES]
+    families = sorted({u.origin for u in engine})
+    others = [u for u in units if u.origin not in ENGINE_FAMILIES]
+    if len(families) >= MIN_FAMILIES:
+        grouped = [replace(u, speaker=f"engine:{u.origin}") for u in engine]
+        notes += _assign_by_speaker(grouped, state, ratios, result)
+    elif engine:
+        notes += _assign_by_speaker(engine, state, ratios, result)
+        role = units[0].role.value
+        noun = "family" if len(families) == 1 else "families"
+        notes.append(
+            f"{role}: only {len(families)} speech engine {noun}"
+            f" ({', '.join(families)}): validation holds out voices of the same engines, which "
+            f"flatters the model; generate with {MIN_FAMILIES} or more engines (mww-synth)"
+        )
+    humans = [u for u in others if u.origin == HUMAN]
+    speakers = {u.speaker for u in humans}
+    if len(speakers) == 2 and len(humans) >= MIN_HUMAN_TAKES:
+        _hold_out_one_speaker(humans, state, result)
+    elif others:
+        notes += _assign_by_speaker(others, state, ratios, result)
+    return notes
+
+
+def _hold_out_one_speaker(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
+    """Two people: the one with more takes trains, the other validates (never file by file)."""
+    takes = Counter(u.speaker for u in units)
+    new = sorted((s for s in takes if s not in state.speakers), key=lambda s: (-takes[s], s))
+    for speaker in new:
+        taken = set(state.speakers[s] for s in takes if s in state.speakers)
+        state.speakers[speaker] = Split.TRAIN if Split.TRAIN not in taken else Split.VAL
+    _place_files(units, state, result)
 
 
 def _assign_by_file(

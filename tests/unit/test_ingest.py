@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mww_trainer.config.types import PathsConfig
 from mww_trainer.errors import ConfigError
 from mww_trainer.ingest import Dataset, Limits, Role, Split, ingest, speaker_leakage
+from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000
 _seeds = itertools.count(1)
@@ -34,19 +34,6 @@ def write_noise(
     subtype = "PCM_16" if path.suffix in (".wav", ".flac") else None
     sf.write(path, samples, rate_hz, subtype=subtype)
     return path
-
-
-def paths_for(root: Path) -> PathsConfig:
-    return PathsConfig(
-        positive_dir=str(root / "positive"),
-        negative_dir=str(root / "negative"),
-        hard_negative_dir=str(root / "hard_negative"),
-        background_dir=str(root / "background"),
-        rir_dir=str(root / "rirs"),
-        processed_dir=str(root.parent / "processed"),
-        checkpoint_dir=str(root.parent / "checkpoints"),
-        export_dir=str(root.parent / "export"),
-    )
 
 
 def run(root: Path, **kwargs) -> Dataset:
@@ -174,7 +161,8 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_is_used(dataset_root:
     sf.write(pos / "clipped.wav", clipped, RATE, subtype="PCM_16")
     write_noise(pos / "stereo.wav", 1.0, rate_hz=44100, channels=2)
     shutil.copy(pos / "0.wav", dataset_root / "positive" / "bob" / "copy_of_alice.wav")
-    write_noise(dataset_root / "negative" / "tiny.wav", 1.0)
+    write_noise(dataset_root / "negative" / "tiny.wav", 0.2)
+    write_noise(dataset_root / "negative" / "word.wav", 1.0)  # a word: a short negative
     dataset = run(dataset_root)
 
     skipped = reasons(dataset, "skip")
@@ -189,7 +177,8 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_is_used(dataset_root:
     assert "too long" in skipped["positive/alice/long.wav"]
     assert "silent" in skipped["positive/alice/silent.wav"]
     assert "same content as positive/alice/0.wav" in skipped["positive/bob/copy_of_alice.wav"]
-    assert "shorter than one training clip" in skipped["negative/tiny.wav"]
+    assert "too short for a negative" in skipped["negative/tiny.wav"]
+    assert "negative/word.wav" in {c.relpath for c in dataset.clips}
     warned = reasons(dataset, "warn")
     assert "clipped" in warned["positive/alice/clipped.wav"]
     assert "44.1 kHz stereo" in warned["positive/alice/stereo.wav"]
@@ -200,7 +189,7 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_is_used(dataset_root:
     assert used["positive/alice/stereo.wav"].rate_hz == 44100
     assert used["positive/alice/stereo.wav"].channels == 2
     assert "positive/alice/clipped.wav" in used
-    assert len(used) == 13 + 2
+    assert len(used) == 13 + 2 + 1  # the fixture, the two usable extras, the word
     assert dataset.skipped == 8
     assert "8 file(s) skipped" in dataset.summary()
 
@@ -337,6 +326,7 @@ def test_ratios_limits_and_bad_split_file(tmp_path: Path) -> None:
     make_negatives(root, 1)
     with pytest.raises(ConfigError, match="add up to 1"):
         run(root, ratios=(0.8, 0.3, 0.1))
+    write_noise(root / "background" / "hum.wav", 2.0)
     dataset = run(root, limits=Limits(min_long_s=2.5))
     assert "shorter than one training clip (2.5 s)" in dataset.problems[0].reason
     (tmp_path / "processed" / "split.json").write_text("not json")

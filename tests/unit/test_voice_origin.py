@@ -1,0 +1,176 @@
+"""Who made each clip, and validation on voices the model never heard: whole engine families
+held out, people held out by speaker, speech packs as real talk, recordings drawn more often."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mww_trainer.batches import BatchSampler
+from mww_trainer.errors import ConfigError
+from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
+from mww_trainer.ingest import Dataset, Role, Split, ingest
+from mww_trainer.ingest.origin import HUMAN, UNKNOWN_ENGINE, origin_of, read_manifest
+from mww_trainer.trainset import joined_talk
+from tests.fakes.dataset_paths import paths_for
+
+RATE = 16000
+FAMILIES = ("espeak", "festival", "flite", "pico", "piper")
+
+
+def write_noise(path: Path, seconds: float, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    noise = np.random.default_rng(seed).normal(0, 3000, int(seconds * RATE))
+    sf.write(path, noise.astype(np.int16), RATE, subtype="PCM_16")
+
+
+def run(root: Path, packs: tuple[str, ...] = ()) -> Dataset:
+    paths = replace(paths_for(root), negative_pack_dirs=packs)
+    return ingest(paths, split_file=root.parent / "processed" / "split.json")
+
+
+def synth_dataset(root: Path, families: tuple[str, ...], voices: int = 3, takes: int = 4) -> None:
+    """Folders as mww-synth names them: positive/<family>-<voice>/pos_*.wav."""
+    seed = 0
+    for family in families:
+        for voice in range(voices):
+            for _take in range(takes):
+                seed += 1
+                write_noise(root / "positive" / f"{family}-v{voice}" / f"pos_{seed}.wav", 0.6, seed)
+    write_noise(root / "negative" / "speech" / "ambient_0000.wav", 4.0, 999)
+    # Only the manifest tells that this talk is synthetic: its folder names no engine.
+    entry = {"path": "negative/speech/ambient_0000.wav", "segments": [{"engine": "espeak"}]}
+    (root / "synth_manifest.json").write_text(json.dumps({"files": [entry]}))
+
+
+def test_origin_from_folders_addon_names_and_manifest(tmp_path: Path) -> None:
+    assert origin_of("positive/festival-kal_diphone/pos_1.wav").family == "festival"
+    assert origin_of("positive/piper-joe/pos_1.wav").family == "piper"
+    assert origin_of("positive/synth_flite-slt/synthetic_ab12.wav").family == "flite"
+    # The add-on's espeak clips from before engine families: "synth en-us+m3".
+    assert origin_of("positive/synth_en-us+m3/synthetic_ab12.wav").family == "espeak"
+    assert origin_of("negative/synthetic/synthetic_ab12.wav").family == UNKNOWN_ENGINE
+    assert origin_of("positive/alice/browser_ab12.wav").human
+    assert origin_of("positive/festival_fan/take1.wav").human  # not "<family>-..."
+    manifest = {
+        "files": [
+            {"path": "hard_negative/hneg_00000.wav", "engine": "pico"},
+            {"path": "negative/speech/ambient_0000.wav", "segments": [{"engine": "espeak"}]},
+            {"path": "background/noise_0000_white.wav", "kind": "white"},
+        ]
+    }
+    (tmp_path / "synth_manifest.json").write_text(json.dumps(manifest))
+    families = read_manifest(tmp_path)
+    assert families["hard_negative/hneg_00000.wav"] == "pico"
+    assert families["negative/speech/ambient_0000.wav"] == "espeak"
+    assert families["background/noise_0000_white.wav"] == UNKNOWN_ENGINE
+    assert read_manifest(tmp_path / "missing") == {}
+
+
+def test_validation_and_test_hold_out_whole_engine_families(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, FAMILIES)
+    dataset = run(root)
+    splits: dict[str, set[Split]] = defaultdict(set)
+    for clip in dataset.select(Role.POSITIVE):
+        assert clip.origin == clip.speaker.split("-")[0]
+        splits[clip.origin].add(clip.split)
+    assert all(len(found) == 1 for found in splits.values()), splits  # never a family in two
+    held = Counter(next(iter(found)) for found in splits.values())
+    assert held[Split.VAL] >= 1 and held[Split.TEST] >= 1 and held[Split.TRAIN] >= 3
+    assert not [n for n in dataset.notes if "engine famil" in n]
+
+
+def test_too_few_families_hold_out_voices_and_say_so(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, ("espeak", "piper"), voices=4)
+    dataset = run(root)
+    voices: dict[str, set[Split]] = defaultdict(set)
+    for clip in dataset.select(Role.POSITIVE):
+        voices[clip.speaker].add(clip.split)
+    assert all(len(found) == 1 for found in voices.values())
+    assert {s for found in voices.values() for s in found} == set(Split)
+    assert any("only 2 speech engine families (espeak, piper)" in n for n in dataset.notes)
+
+
+def test_two_people_with_enough_takes_one_trains_one_validates(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, FAMILIES, voices=1)
+    for i in range(20):
+        write_noise(root / "positive" / "alice" / f"browser_{i}.wav", 0.6, 100 + i)
+    for i in range(12):
+        write_noise(root / "positive" / "bob" / f"browser_{i}.wav", 0.6, 200 + i)
+    dataset = run(root)
+    people = {c.speaker: c.split for c in dataset.select(Role.POSITIVE) if c.human}
+    assert people == {"alice": Split.TRAIN, "bob": Split.VAL}
+    # Too few takes: nothing held out file by file silently; the old note explains.
+    small = tmp_path / "other" / "dataset"
+    synth_dataset(small, FAMILIES, voices=1)
+    for who in ("alice", "bob"):
+        for i in range(3):
+            write_noise(small / "positive" / who / f"browser_{i}.wav", 0.6, hash(who) % 99 + i)
+    notes = run(small).notes
+    assert any("only 2 positive speaker(s)" in n for n in notes), notes
+
+
+def test_speech_packs_are_real_talk_and_a_missing_pack_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, FAMILIES, voices=1)
+    pack = tmp_path / "packs" / "librispeech_dev"
+    for i in range(4):
+        write_noise(pack / "1272" / f"1272-{i}.flac", 3.0, 300 + i)
+    write_noise(pack / "words" / "yes.flac", 0.9, 400)  # a word: a short negative
+    (pack / "LICENSE").write_text("CC BY 4.0")
+    dataset = run(root, packs=(str(pack),))
+    assert not dataset.problems  # the licence text is not taken for audio
+    from_pack = [c for c in dataset.select(Role.NEGATIVE) if "/packs/" in c.relpath]
+    assert len(from_pack) == 5 and all(c.human for c in from_pack)
+    assert from_pack[0].relpath.startswith("negative/packs/0-librispeech_dev/")
+    synthetic = [c for c in dataset.select(Role.NEGATIVE) if "/packs/" not in c.relpath]
+    assert synthetic and not any(c.human for c in synthetic)
+    assert (
+        "wake words: 0 recorded by people; synthetic by engine: espeak 4, festival 4, flite 4, "
+        "pico 4, piper 4; negatives: 0.00 h of people talking" in dataset.summary()
+    )
+    assert "trained on synthetic wake words only" in dataset.voice_warnings()[0]
+    assert len(dataset.voice_warnings()) == 1  # real talk is there
+    with pytest.raises(ConfigError, match=r"negative_pack_dirs\[1\].*mww-packs fetch"):
+        run(root, packs=(str(pack), str(tmp_path / "gone")))
+    without = run(tmp_path / "dataset")
+    assert any("no real people talking" in w for w in without.voice_warnings())
+
+
+def test_recordings_by_people_are_drawn_as_often_as_their_weight_says() -> None:
+    builder = PoolBuilder(length=4)
+    builder.add_clips([np.ones((4, 40), np.uint16)] * 100, POSITIVE)
+    builder.add_clips([np.full((4, 40), 2, np.uint16)] * 100, POSITIVE, weight=3.0)
+    builder.add_sequence(np.zeros((400, 40), np.uint16), NEGATIVE, hop=1)
+    pool = builder.build()
+    sampler = BatchSampler(pool, batch_size=64, seed=1)
+    drawn = np.concatenate([sampler.draw() for _ in range(300)])
+    positives = drawn[pool.kind[drawn] == POSITIVE]
+    real = np.count_nonzero(pool.weight[positives] == 3.0)
+    assert real / (len(positives) - real) == pytest.approx(3.0, rel=0.1)
+    # All alike: no weights are kept at all (the draws stay as they were).
+    plain = PoolBuilder(length=4)
+    plain.add_clips([np.ones((4, 40), np.uint16)], POSITIVE)
+    assert plain.build().weight is None
+
+
+def test_short_negatives_are_heard_joined_as_talk(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, FAMILIES, voices=1)
+    for i in range(6):
+        write_noise(root / "negative" / "words" / f"w{i}.wav", 0.8, 500 + i)
+    words = [c for c in run(root).select(Role.NEGATIVE) if c.duration_s < 1]
+    assert len(words) == 6 and all(c.origin == HUMAN for c in words)
+    streams = joined_talk(words, bed=None)
+    assert len(streams) == 1
+    # Every word is in the stream (trimmed words plus pauses), after the quiet lead.
+    assert len(streams[0]) >= 6 * 0.5 * RATE + 3.5 * RATE
