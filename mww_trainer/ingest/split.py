@@ -25,6 +25,9 @@ MIN_SPEAKERS = 3
 # From this many engine families on, validation and test hold out whole families: a voice
 # derived from a training voice (another espeak variant) is no test of new voices.
 MIN_FAMILIES = 3
+# Validation negatives wanted (seconds), and the most of all negatives they may take.
+MIN_VAL_NEGATIVE_S = 3600.0
+MAX_VAL_NEGATIVE_SHARE = 0.3
 # Two people with this many takes: one is held out for validation instead of splitting files.
 MIN_HUMAN_TAKES = 30
 
@@ -107,9 +110,29 @@ def assign(
             continue
         if role in SPEAKER_ROLES:
             notes += _assign_voices(role_units, state, ratios, result)
-        else:
-            _assign_by_file(role_units, state, ratios, result)
+            continue
+        shares = _negative_ratios(role_units, ratios) if role == Role.NEGATIVE else ratios
+        # People's recordings and synthetic ones are split each on its own, so that real
+        # talk reaches validation whenever there is any.
+        for human in (False, True):
+            subset = [u for u in role_units if (u.origin == HUMAN) == human]
+            _assign_by_file(subset, state, shares, result)
     return result, notes
+
+
+def _negative_ratios(units: list[Unit], ratios: Ratios) -> Ratios:
+    """Ratios that give validation at least MIN_VAL_NEGATIVE_S of negatives where the
+    dataset affords it (at most MAX_VAL_NEGATIVE_SHARE of them): a cutoff chosen on a few
+    minutes of talk says little about false accepts per hour."""
+    total = sum(u.duration_s for u in units)
+    if total <= 0:
+        return ratios
+    val = max(ratios[1], min(MIN_VAL_NEGATIVE_S / total, MAX_VAL_NEGATIVE_SHARE))
+    if val == ratios[1]:
+        return ratios
+    rest = ratios[0] + ratios[2]
+    scale = (1.0 - val) / rest if rest else 0.0
+    return (ratios[0] * scale, val, ratios[2] * scale)
 
 
 def _assign_voices(

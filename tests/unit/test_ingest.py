@@ -258,7 +258,8 @@ def test_no_speaker_in_two_splits_and_ratios_hold_on_30_speakers(tmp_path: Path)
         speakers[clip.split].add(clip.speaker)
     assert [len(speakers[s]) for s in Split] == [24, 3, 3]
     negatives = Counter(clip.split for clip in dataset.select(role=Role.NEGATIVE))
-    assert [negatives[s] for s in Split] == [16, 2, 2]
+    # Validation takes up to 30 % of the negatives on its way to an hour of them.
+    assert [negatives[s] for s in Split] == [12, 6, 2]
     assert dataset.notes == ()
 
 

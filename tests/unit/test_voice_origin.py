@@ -17,6 +17,7 @@ from mww_trainer.errors import ConfigError
 from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
 from mww_trainer.ingest import Dataset, Role, Split, ingest
 from mww_trainer.ingest.origin import HUMAN, UNKNOWN_ENGINE, origin_of, read_manifest
+from mww_trainer.ingest.split import SplitState, Unit, assign
 from mww_trainer.trainset import joined_talk
 from tests.fakes.dataset_paths import paths_for
 
@@ -174,3 +175,17 @@ def test_short_negatives_are_heard_joined_as_talk(tmp_path: Path) -> None:
     assert len(streams) == 1
     # Every word is in the stream (trimmed words plus pauses), after the quiet lead.
     assert len(streams[0]) >= 6 * 0.5 * RATE + 3.5 * RATE
+
+
+def test_validation_gets_an_hour_of_negatives_with_real_talk_in_it() -> None:
+    synthetic = [Unit(f"s{i}", Role.NEGATIVE, "speech", 600.0, "espeak") for i in range(60)]
+    people = [Unit(f"h{i}", Role.NEGATIVE, "talk", 60.0, HUMAN) for i in range(120)]
+    splits, _notes = assign(synthetic + people, SplitState(), (0.8, 0.1, 0.1))
+    val_s = sum(u.duration_s for u in synthetic + people if splits[u.sha256] == Split.VAL)
+    assert 3600 <= val_s <= 0.3 * (60 * 600 + 120 * 60) + 600
+    real_val = [u for u in people if splits[u.sha256] == Split.VAL]
+    assert len(real_val) >= 12  # people talking are in it, in their share
+    # A large dataset keeps the configured share: 10 % is already more than an hour.
+    big = [Unit(f"b{i}", Role.NEGATIVE, "speech", 3600.0, "espeak") for i in range(40)]
+    splits, _notes = assign(big, SplitState(), (0.8, 0.1, 0.1))
+    assert Counter(splits.values())[Split.VAL] == 4
