@@ -16,6 +16,7 @@ from aiohttp import web
 from addon.app import Plugin, create_app
 from addon.datadir import DataDirInUse
 from addon.settings import Settings, SettingsError
+from addon.store import DatabaseDamaged
 
 # Modules that hook into the app (MQTT and Home Assistant notifications): each exposes
 # setup(app), which may add a cleanup context and append to app[ON_JOB_FINISHED].
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
-    except DataDirInUse as exc:
+    except (DataDirInUse, DatabaseDamaged) as exc:
         logging.getLogger(__name__).error("%s", exc)
         return 2
     return 0

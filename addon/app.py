@@ -115,6 +115,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[LIBRARY] = Library(
         store, settings.projects_dir, tmp, app[BROADCASTER], settings.max_upload_bytes
     )
+    await app[LIBRARY].set_aside_orphans(settings.data_dir / "orphaned")
     yield
     await store.close()
 

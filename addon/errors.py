@@ -11,6 +11,7 @@ from aiohttp import web
 from mww_trainer.errors import MwwError
 
 _LOGGER = logging.getLogger(__name__)
+_DAMAGED = "malformed"  # SQLite: "database disk image is malformed"
 
 
 class UserError(Exception):
@@ -50,15 +51,23 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return error_response(exc.status, exc.reason)
-    except (OSError, sqlite3.OperationalError) as exc:
-        if not _disk_full(exc):
-            _LOGGER.exception("%s %s failed", request.method, request.path)
-            return error_response(500, "internal error; the add-on's log has the details")
-        _LOGGER.error("%s %s: the disk is full (%s)", request.method, request.path, exc)
-        return error_response(
-            507,
-            "the data folder's disk is full; nothing was changed: free some space, then try again",
-        )
+    except (OSError, sqlite3.DatabaseError) as exc:
+        if _disk_full(exc):
+            _LOGGER.error("%s %s: the disk is full (%s)", request.method, request.path, exc)
+            return error_response(
+                507,
+                "the data folder's disk is full; nothing was changed: free some space, then "
+                "try again",
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and _DAMAGED in str(exc):
+            _LOGGER.error("%s %s: the database is damaged (%s)", request.method, request.path, exc)
+            return error_response(
+                503,
+                "the add-on's database is damaged (api/health shows what quick_check found); "
+                "stop the add-on, move the database aside and restore a backup",
+            )
+        _LOGGER.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal error; the add-on's log has the details")
     except Exception:
         _LOGGER.exception("%s %s failed", request.method, request.path)
         return error_response(500, "internal error; the add-on's log has the details")

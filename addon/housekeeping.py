@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 # What a log or an error says when the disk filled up (OSError, SQLite).
@@ -47,3 +48,24 @@ def sweep_partial_files(folders: list[Path]) -> int:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def set_aside_orphans(projects_dir: Path, known: set[str], orphan_dir: Path) -> list[str]:
+    """Moves project folders the database does not know into orphan_dir; lines saying where.
+
+    A database that was replaced, emptied or restored from an older backup leaves folders
+    behind; a new project of the same name must start empty, not train on their clips.
+    """
+    moved: list[str] = []
+    if not projects_dir.is_dir():
+        return moved
+    for folder in sorted(projects_dir.iterdir()):
+        if folder.name in known or not folder.is_dir():
+            continue
+        orphan_dir.mkdir(parents=True, exist_ok=True)
+        target = orphan_dir / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(folder, target)
+        moved.append(
+            f"{folder.relative_to(projects_dir.parent)} -> {target.relative_to(orphan_dir.parent)}"
+        )
+    return moved

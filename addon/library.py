@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 
 from addon import projects
 from addon.errors import UserError, conflict
+from addon.housekeeping import set_aside_orphans
 from addon.progress import Broadcaster
 from addon.samples import (
     Clip,
@@ -36,6 +38,7 @@ RECOMMENDED = {
     "negative": (1000, 10000),
     "hard_negative": (50, 500),
 }
+_LOGGER = logging.getLogger(__name__)
 SYNTH_MANIFEST = "synth_manifest.json"  # mww_trainer.synth's MANIFEST_NAME (its import is heavy)
 SYNTH_FOLDERS = {
     "positive": "positive",
@@ -66,6 +69,28 @@ class Library:
     ):
         self.store, self.projects_dir, self.tmp_dir = store, projects_dir, tmp_dir
         self.broadcaster, self.max_upload_bytes = broadcaster, max_upload_bytes
+        self.orphaned: list[str] = []  # folders set aside at start-up, as "from -> to" lines
+
+    async def set_aside_orphans(self, orphan_dir: Path) -> list[str]:
+        """Project folders the database does not know go to orphan_dir (see housekeeping)."""
+        known = {p.slug for p in await self.store.list_projects()}
+        moved = await asyncio.to_thread(set_aside_orphans, self.projects_dir, known, orphan_dir)
+        for line in moved:
+            _LOGGER.warning("a project folder the database does not know was set aside: %s", line)
+        self.orphaned = moved
+        return moved
+
+    async def create_project(self, fields: dict[str, Any]) -> Project:
+        """A new, empty project: never on top of a folder left from before."""
+        root = self.layout(fields["slug"]).root
+        if await self.store.get_project(fields["slug"]) is None and root.exists():
+            raise conflict(
+                f"projects/{fields['slug']} already exists although no wake word has that name; "
+                "move the folder away (or import its export) before creating it again"
+            )
+        project = await self.store.create_project(fields)
+        await asyncio.to_thread(self.layout(project).dataset.mkdir, parents=True, exist_ok=True)
+        return project
 
     def layout(self, project: Project | str) -> ProjectLayout:
         slug = project if isinstance(project, str) else project.slug

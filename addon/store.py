@@ -8,6 +8,7 @@ any moment leave the last committed state intact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -29,6 +30,11 @@ SOURCES = ("browser", "upload", "synthetic", "satellite", "import")
 JOB_KINDS = ("train", "synth")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
+SHOWN_PROBLEMS = 5  # of PRAGMA quick_check's lines, in messages
+
+
+class DatabaseDamaged(RuntimeError):
+    """PRAGMA quick_check found the database damaged; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -135,16 +141,33 @@ _JOB_UPDATABLE = {"state", "started_at", "finished_at", "error", "result", "pid"
 class Store:
     """The database. Open with `await Store.open(path)`; every method runs off the event loop."""
 
-    def __init__(self, db: sqlite3.Connection, executor: ThreadPoolExecutor):
+    def __init__(self, db: sqlite3.Connection, executor: ThreadPoolExecutor, path: Path):
         self._db = db
         self._executor = executor
+        self.path = path
 
     @classmethod
     async def open(cls, path: Path) -> Store:
+        """Opens (and migrates) the database; DatabaseDamaged when quick_check finds damage."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         loop = asyncio.get_running_loop()
-        db = await loop.run_in_executor(executor, _connect, Path(path))
-        return cls(db, executor)
+        try:
+            problems = await loop.run_in_executor(executor, quick_check, Path(path))
+            if problems:
+                raise DatabaseDamaged(
+                    f"{path}: the database is damaged ({'; '.join(problems)}); the add-on will "
+                    "not start on it. Stop it, move the file aside (the audio in projects/ is "
+                    "untouched) and restore a backup"
+                )
+            db = await loop.run_in_executor(executor, _connect, Path(path))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(db, executor, Path(path))
+
+    async def check(self) -> list[str]:
+        """quick_check's problems on a fresh connection (no cached pages); [] when sound."""
+        return await self._run(lambda _db: quick_check(self.path))
 
     async def close(self) -> None:
         await self._run(lambda db: db.close())
@@ -345,6 +368,21 @@ class Store:
             return [_event(r) for r in rows]
 
         return await self._run(work)
+
+
+def quick_check(path: Path) -> list[str]:
+    """PRAGMA quick_check of the file at `path` (a missing one is sound: it will be created)."""
+    if not path.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+            lines = [row[0] for row in db.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:  # not a database at all, or unreadable
+        return [str(exc)]
+    if lines == ["ok"]:
+        return []
+    problems = [line for row in lines for line in row.splitlines() if line.strip()]
+    return problems[:SHOWN_PROBLEMS] + (["…"] if len(problems) > SHOWN_PROBLEMS else [])
 
 
 def _connect(path: Path) -> sqlite3.Connection:

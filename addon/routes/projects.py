@@ -24,8 +24,7 @@ async def list_projects(request: web.Request) -> web.Response:
 async def create_project(request: web.Request) -> web.Response:
     user = request[USER]
     fields = check_project_fields(await json_body(request), default_author=user.label)
-    project = await request.app[STORE].create_project({**fields, "created_by": user.label})
-    request.app[LIBRARY].layout(project).dataset.mkdir(parents=True, exist_ok=True)
+    project = await request.app[LIBRARY].create_project({**fields, "created_by": user.label})
     return web.json_response(await request.app[LIBRARY].summary(project), status=201)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 import addon
-from addon.app import BROADCASTER, DEVICE, JOBS, SETTINGS, SOCKETS, USER
+from addon.app import BROADCASTER, DEVICE, JOBS, LIBRARY, SETTINGS, SOCKETS, STORE, USER
 from addon.library import RECOMMENDED
 from addon.store import LABELS
 from mww_trainer.config import PRESET_NAMES
@@ -38,16 +38,21 @@ async def index(request: web.Request) -> web.Response:
 
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
+    """503 with quick_check's findings when the database is damaged; otherwise 200."""
+    problems = await request.app[STORE].check()
     return web.json_response(
         {
-            "status": "ok",
+            "status": "damaged" if problems else "ok",
+            "database": problems or "ok",
+            "orphaned_projects": request.app[LIBRARY].orphaned,
             "version": addon.__version__,
             "python": platform.python_version(),
             "tensorflow": _version("tensorflow"),
             "aiohttp": _version("aiohttp"),
             "device": await _device(request.app),
             "jobs_running": request.app[JOBS].running_count,
-        }
+        },
+        status=503 if problems else 200,
     )
 
 
