@@ -42,18 +42,20 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config_dict
     from mww_trainer.export import ExportRequest, export_model
-    from mww_trainer.pipeline import train
+    from mww_trainer.pipeline import load_dataset, train
     from mww_trainer.representative import representative_from_dataset
     from mww_trainer.verify import verify_model
 
     config = load_config_dict(spec["config"], source="job.json")
     outcome = train(config, seed=int(spec.get("seed", 0)), on_progress=on_progress)
     net = load_checkpoint(config.model, outcome.best_path)
+    dataset = load_dataset(config)  # export and evaluation read only the clips ingest accepted
+    accepted = [clip.path for clip in dataset.select(role=None)]
     request = ExportRequest(
         out_dir=Path(config.paths.export_dir),
         model_name=spec.get("model_name", "wake_word"),
         export=config.export,
-        representative=representative_from_dataset(config.paths),
+        representative=representative_from_dataset(config.paths, accepted=accepted),
         probability_cutoff=outcome.cutoff,
     )
     exported = export_model(net, request, on_progress=on_progress)
@@ -62,7 +64,7 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
         raise MwwError(f"the exported model fails verification: {failed}")
     on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
-    evaluation = evaluate_held_out(config, exported.tflite_path, job_dir)
+    evaluation = evaluate_held_out(config, exported.tflite_path, job_dir, dataset)
     return {
         "evaluation": evaluation,
         "tflite": str(exported.tflite_path),
@@ -79,13 +81,11 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     }
 
 
-def evaluate_held_out(config, tflite: Path, job_dir: Path) -> dict[str, Any]:
+def evaluate_held_out(config, tflite: Path, job_dir: Path, dataset) -> dict[str, Any]:
     """The exported file on the test split (val when test has no wake words), det.png beside."""
     from mww_trainer.evaluation_run import EvaluationRequest, run_evaluation
     from mww_trainer.ingest import Role, Split
-    from mww_trainer.pipeline import load_dataset
 
-    dataset = load_dataset(config)
     split = "test" if dataset.select(Role.POSITIVE, Split.TEST) else "val"
     request = EvaluationRequest(model=tflite, is_tflite=True, split=split, output_dir=job_dir)
     report = run_evaluation(config, request)

@@ -65,7 +65,6 @@ def _export(args: argparse.Namespace) -> int:
     from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config
     from mww_trainer.export import ExportRequest, export_model
-    from mww_trainer.representative import representative_from_dataset
     from mww_trainer.validation import FALLBACK_CUTOFF
 
     config = load_config(args.config, args.override)
@@ -80,7 +79,7 @@ def _export(args: argparse.Namespace) -> int:
         out_dir=Path(args.output or config.paths.export_dir),
         model_name=args.model_name or slug(config.export.wake_word),
         export=config.export,
-        representative=None if args.no_quantize else representative_from_dataset(config.paths),
+        representative=None if args.no_quantize else _representative(config),
         quantize=not args.no_quantize,
         probability_cutoff=cutoff,
     )
@@ -96,3 +95,12 @@ def _export(args: argparse.Namespace) -> int:
     print(f"streaming SavedModel: {result.saved_model_dir}")
     print(f"exported in {result.seconds:.1f} s")
     return EXIT_OK
+
+
+def _representative(config):
+    """Calibration slices from the clips ingest accepts (never a file it would skip)."""
+    from mww_trainer.pipeline import load_dataset
+    from mww_trainer.representative import representative_from_dataset
+
+    accepted = [clip.path for clip in load_dataset(config).select(role=None)]
+    return representative_from_dataset(config.paths, accepted=accepted)
