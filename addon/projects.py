@@ -12,6 +12,7 @@ import shutil
 import unicodedata
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +27,7 @@ LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 ARCHIVE_FORMAT = "mww-trainer-project"
 ARCHIVE_VERSION = 1
 METADATA_NAME = "metadata.json"
+MAX_METADATA_BYTES = 16 * 2**20  # ~60 000 samples' entries; checked before it is read
 _PHRASE_PUNCTUATION = set(" '-’.,!?")
 MAX_PHRASE_CHARS = 64
 
@@ -163,13 +165,29 @@ def stage_project_zip(
 
 def _read_metadata(archive: zipfile.ZipFile) -> dict[str, Any]:
     try:
-        metadata = json.loads(archive.read(METADATA_NAME))
+        info = archive.getinfo(METADATA_NAME)
     except KeyError:
         raise bad_request(
             f"import refused: the zip has no {METADATA_NAME}; is it a project export?"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"import refused: {METADATA_NAME} is not valid JSON ({exc})") from None
+    if info.file_size > MAX_METADATA_BYTES:
+        raise bad_request(
+            f"import refused: {METADATA_NAME} unpacks to {info.file_size / 2**20:.0f} MiB; "
+            f"an export's is at most {MAX_METADATA_BYTES // 2**20} MiB"
+        )
+    try:
+        with archive.open(info) as member:  # the size in the header may lie: read one more
+            raw = member.read(MAX_METADATA_BYTES + 1)
+        if len(raw) > MAX_METADATA_BYTES:
+            raise bad_request(f"import refused: {METADATA_NAME} is larger than it says")
+        metadata = json.loads(raw)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise bad_request(
+            f"import refused: {METADATA_NAME} is damaged in the zip ({exc})"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # JSON errors, huge numbers, deep nesting
+        reason = str(exc)[:120] if isinstance(exc, ValueError) else "nested too deeply"
+        raise bad_request(f"import refused: {METADATA_NAME} is not valid JSON ({reason})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != ARCHIVE_FORMAT:
         raise bad_request(f"import refused: {METADATA_NAME} is not an mww-trainer project export")
     if metadata.get("version") != ARCHIVE_VERSION:

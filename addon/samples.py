@@ -33,7 +33,8 @@ SILENT_PEAK = 10 ** (-60 / 20)  # -60 dBFS, as the trainer's ingest judges it
 CLIPPED_FRACTION = 0.001  # of samples at full scale
 MAX_ZIP_MEMBERS = 20000
 ZIP_EXPANSION = 4  # a zip may unpack to this many times the upload limit
-SPEAKER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+\-]{0,63}$")
+# Letters and digits of any script (Jürgen, Zoë, 李), then also spaces, '_', '.', '+', '-'.
+SPEAKER_PATTERN = re.compile(r"[^\W_][\w .+\-]{0,63}")
 _IGNORED_MEMBERS = ("__MACOSX/",)
 _LIMITS = Limits()
 # The longest file each label accepts (s): one utterance or room response, or long recordings.
@@ -68,7 +69,7 @@ def check_label(label: str) -> str:
 
 def check_speaker(name: str) -> str:
     name = unicodedata.normalize("NFC", name.strip())
-    if not SPEAKER_PATTERN.match(name):
+    if not SPEAKER_PATTERN.fullmatch(name):
         raise bad_request(
             f"speaker: {name!r} is not allowed; use up to 64 letters, digits, spaces, '_', '-',"
             " '.' or '+', starting with a letter or digit"
@@ -207,8 +208,13 @@ def extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, tmp_dir: Pat
 
 
 def clip_or_reason(path: Path, label: str, *, trim: bool, shown_as: str) -> Clip | str:
-    """The prepared clip, or a line saying why the file is not usable audio."""
+    """The prepared clip, or a line saying why the file is not usable audio.
+
+    `path` is a temporary copy under a name of ours: the line names `shown_as` (the user's
+    file name) instead, wherever the decoder's message mentions the copy.
+    """
     try:
         return prepare_clip(path, label, trim=trim)
     except AudioError as exc:
-        return f"{shown_as}: {str(exc).split(': ', 1)[-1]}"
+        reason = str(exc).split(": ", 1)[-1].replace(path.name, shown_as)
+        return f"{shown_as}: {reason}"

@@ -24,6 +24,7 @@ MIN_RATE_HZ = 8_000
 MAX_RATE_HZ = 192_000
 _BLOCK_SAMPLES = 1 << 18  # decoded samples (frames x channels) held at once while reading
 _UNKNOWN_FRAMES = 2**62  # a header frame count this large means "not stated"
+_WAV_HEADER_BYTES = 64 * 1024  # where a WAV's data chunk must start for the truncation check
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
             f"{path.name}: declares a sample rate of {rate_hz} Hz; only "
             f"{MIN_RATE_HZ // 1000}-{MAX_RATE_HZ // 1000} kHz is accepted (re-export it at 16 kHz)"
         )
+    if info.format == "WAV" and (cut := _wav_truncation(path)) is not None:
+        promised_s, held_s = cut
+        raise AudioError(
+            f"{path.name}: truncated: its header promises {promised_s:.2f} s of audio but the "
+            f"file holds {held_s:.2f} s; re-export or re-record it"
+        )
     return AudioInfo(
         rate_hz=rate_hz,
         channels=int(info.channels),
@@ -93,6 +100,35 @@ def probe_audio(path: str | os.PathLike) -> AudioInfo:
         subtype=str(info.subtype),
         frames=int(info.frames),
     )
+
+
+def _wav_truncation(path: Path) -> tuple[float, float] | None:
+    """(promised, held) seconds when a RIFF WAV's data chunk runs past the end of the file.
+
+    libsndfile quietly reads what is there; a file cut short in a copy or an upload would
+    then pass for a shorter recording.
+    """
+    with path.open("rb") as f:
+        head = f.read(_WAV_HEADER_BYTES)
+        size = os.fstat(f.fileno()).st_size
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    byte_rate = block_align = 0
+    at = 12
+    while at + 8 <= len(head):
+        chunk, length = head[at : at + 4], int.from_bytes(head[at + 4 : at + 8], "little")
+        if chunk == b"fmt " and at + 20 <= len(head):
+            byte_rate = int.from_bytes(head[at + 16 : at + 20], "little")
+            block_align = int.from_bytes(head[at + 20 : at + 22], "little")
+        if chunk == b"data":
+            if length in (0, 0xFFFFFFFF) or not byte_rate:  # streamed: the size is unknown
+                return None
+            held = size - (at + 8)
+            if length - held <= max(block_align, 1):
+                return None
+            return length / byte_rate, max(held, 0) / byte_rate
+        at += 8 + length + (length & 1)
+    return None
 
 
 def read_audio(path: str | os.PathLike, *, max_duration_s: float | None = None) -> np.ndarray:

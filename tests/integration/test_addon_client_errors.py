@@ -154,3 +154,42 @@ async def test_an_upload_onto_a_full_disk_is_a_507(aiohttp_client, small_disk, t
     form.add_field("label", "positive")
     form.add_field("file", tone_wav.read_bytes(), filename="tone.wav")
     assert (await client.post("/api/projects/hey/samples", data=form)).status == 201
+
+
+async def test_errors_name_the_users_file_never_a_temporary_copy(client):
+    form = aiohttp.FormData()
+    form.add_field("label", "positive")
+    form.add_field("file", b"these are notes, not audio\n" * 40, filename="notes.wav")
+    response = await client.post("/api/projects/hey/samples", data=form)
+    error = (await response.json())["error"]
+    assert response.status == 415 and error.startswith("notes.wav: not a readable audio file")
+    assert "file_0" not in error and "member_" not in error
+
+
+async def test_speaker_names_may_use_any_script(client, tone_wav):
+    for speaker in ("Jürgen", "Zoë Ødegaard", "李雷"):
+        form = aiohttp.FormData()
+        form.add_field("label", "positive")
+        form.add_field("speaker", speaker)
+        form.add_field("file", tone_wav.read_bytes() + speaker.encode(), filename="t.wav")
+        response = await client.post("/api/projects/hey/samples", data=form)
+        assert response.status in (201, 409), await response.text()
+    samples = (await (await client.get("/api/projects/hey/samples")).json())["samples"]
+    assert samples[0]["speaker"] == "Jürgen"
+    form = aiohttp.FormData()
+    form.add_field("label", "positive")
+    form.add_field("speaker", "bad\nname")
+    form.add_field("file", tone_wav.read_bytes(), filename="t.wav")
+    assert (await client.post("/api/projects/hey/samples", data=form)).status == 400
+
+
+async def test_a_huge_metadata_json_is_refused_before_it_is_read(client):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", b" " * (17 * 2**20) + b"{}")
+    assert len(buffer.getvalue()) < 100_000
+    form = aiohttp.FormData()
+    form.add_field("file", buffer.getvalue(), filename="project.zip")
+    response = await client.post("/api/projects/import", data=form)
+    assert response.status == 400
+    assert "metadata.json unpacks to 17 MiB" in (await response.json())["error"]

@@ -199,3 +199,13 @@ def test_a_file_longer_than_the_callers_cap_is_refused(tmp_path) -> None:
     with pytest.raises(AudioError, match=r"long\.wav: longer than the 2 s accepted"):
         read_audio(path, max_duration_s=2)
     assert len(read_audio(path, max_duration_s=5)) == RATE * 5
+
+
+def test_a_wav_cut_short_is_reported_not_read_as_a_shorter_clip(tmp_path) -> None:
+    whole = tmp_path / "whole.wav"
+    write_wav(whole, to_int16(tone(2.0, RATE)))
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + RATE * 2 // 2])  # the header and 0.5 s of 2 s
+    with pytest.raises(AudioError, match=r"cut\.wav: truncated: its header promises 2\.00 s"):
+        read_audio(cut)
+    assert len(read_audio(whole)) == 2 * RATE
