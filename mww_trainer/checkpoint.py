@@ -46,4 +46,9 @@ def load_checkpoint(arch: ModelConfig, path: os.PathLike | str) -> MixedNet:
             f"{path}: cannot load these weights into the configured model ({exc}). "
             "Export with the same --config/--override the model was trained with."
         ) from exc
+    except (KeyError, RuntimeError, TypeError, IndexError) as exc:  # h5py on a damaged file
+        raise MwwError(
+            f"{path}: the checkpoint file is damaged ({type(exc).__name__}: {exc}); use another "
+            "checkpoint from the same folder, or train again"
+        ) from exc
     return net
