@@ -26,7 +26,7 @@ T = TypeVar("T")
 LABELS = ("positive", "negative", "hard_negative", "background", "rir")
 # The dataset folder of each label: the layout the trainer ingests (and the user guide shows).
 LABEL_DIRS = {label: "rirs" if label == "rir" else label for label in LABELS}
-SOURCES = ("browser", "upload", "synthetic", "satellite", "import")
+SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room")
 JOB_KINDS = ("train", "synth")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng sox libsndfile1 mosquitto chromium shellcheck)
+APT_PACKAGES=(espeak-ng sox libsndfile1 mosquitto chromium shellcheck alsa-utils)
 PYTHON=${PYTHON:-python3.11}
 
 missing=()

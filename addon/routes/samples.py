@@ -30,7 +30,7 @@ async def list_samples(request: web.Request) -> web.Response:
 
 @routes.post("/api/projects/{slug}/samples")
 async def upload_samples(request: web.Request) -> web.Response:
-    """multipart/form-data: label, speaker, source (browser/upload/satellite), trim, file(s).
+    """multipart/form-data: label, speaker, source (browser/upload/satellite/room), trim, file(s).
 
     A zip adds every audio file in it; unreadable files are listed as skipped.
     """

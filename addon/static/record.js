@@ -1,7 +1,8 @@
-// The recording tab: microphone permission, level meter, prompted takes, re-take.
+// The recording tab: microphone permission, level meter, prompted takes, re-take; or the room.
 import { api } from './api.js';
-import { $, FLAG_TEXT, LABEL_NAMES, field, h, seconds, select, toast } from './dom.js';
+import { FLAG_TEXT, LABEL_NAMES, field, h, seconds, select, toast } from './dom.js';
 import { Recorder, recordingProblem } from './recorder.js';
+import { roomCard } from './room.js';
 
 function insecureNotice(problem) {
   return h('div', { class: 'card notice', id: 'insecure' },
@@ -30,43 +31,64 @@ export function recordTab(ctx) {
   const micButton = h('button', { id: 'mic-start' }, 'Allow microphone');
   const recordButton = h('button', { id: 'record', disabled: true }, 'Record');
   const takes = h('ul', { id: 'takes', class: 'takes' });
-  ctx.body.append(h('div', { class: 'card' },
+  const takesCard = h('div', { class: 'card', id: 'prompted' },
     h('p', { text: 'Each take records a few seconds; say the wake word once when asked. Silence is trimmed for you.' }),
     h('div', { class: 'row' }, field('Speaker', speaker), field('Kind', label), field('Takes', count), field('Seconds per take', length)),
-    h('div', { class: 'row' }, micButton, meter), prompt, recordButton), takes);
+    h('div', { class: 'row' }, micButton, meter), prompt, recordButton);
 
   const recorder = new Recorder();
   let done = 0;
   let frame = 0;
+  const lockModes = (busy) => { modes.forEach((b) => { b.disabled = busy; }); };
+  const room = roomCard(ctx, { recorder, openMic, onBusy: lockModes });
+  const modes = [['prompted', 'Prompted takes'], ['room', 'Record the room']].map(([mode, text]) =>
+    h('button', { id: `mode-${mode}`, class: 'small mode', onclick: () => show(mode) }, text));
+  function show(mode) {
+    takesCard.hidden = mode !== 'prompted';
+    takes.hidden = mode !== 'prompted';
+    room.card.hidden = mode !== 'room';
+    modes.forEach((b) => b.classList.toggle('active', b.id === `mode-${mode}`));
+  }
+  ctx.body.append(h('div', { class: 'row modes' }, modes), takesCard, takes, room.card);
+  show('prompted');
   const phrase = ctx.project.phrase;
   const target = () => Number(count.value) || 20;
   const nextText = () => (done >= target() ? `Done: ${done} takes. Record more, or train.` : `Record ${done + 1}/${target()}`);
 
   function drawLevel() {
     const db = recorder.level();
-    const bar = $('.bar', meter);
-    bar.style.width = `${Math.max(0, Math.min(100, (db + 60) * (100 / 60)))}%`;
-    bar.className = db > -3 ? 'bar hot' : 'bar';
+    for (const bar of ctx.body.querySelectorAll('.meter .bar')) {
+      bar.style.width = `${Math.max(0, Math.min(100, (db + 60) * (100 / 60)))}%`;
+      bar.className = db > -3 ? 'bar hot' : 'bar';
+    }
     frame = requestAnimationFrame(drawLevel);
   }
 
-  micButton.addEventListener('click', async () => {
+  // Opens the microphone once for both modes; false (and says why) when the browser refuses.
+  async function openMic() {
+    if (recorder.isOpen) return true;
     try {
       await recorder.open();
     } catch (err) {
-      prompt.textContent = `The microphone could not be opened: ${err.message}. Check the browser's permission for this page.`;
-      return;
+      const why = `The microphone could not be opened: ${err.message}. Check the browser's permission for this page.`;
+      prompt.textContent = why;
+      toast(why, true);
+      return false;
     }
     micButton.disabled = true;
     recordButton.disabled = false;
     recordButton.textContent = nextText();
     prompt.textContent = 'Ready. Press Record, wait for “say it now”, then speak.';
     drawLevel();
-  });
+    return true;
+  }
+
+  micButton.addEventListener('click', openMic);
 
   async function takeOne(replace) {
     if (!speaker.value.trim()) { toast('Give the speaker’s name first: recordings are grouped by speaker.', true); return; }
     recordButton.disabled = true;
+    lockModes(true);
     prompt.className = 'prompt';
     prompt.textContent = 'Get ready…';
     await new Promise((resolve) => setTimeout(resolve, 600));
@@ -93,6 +115,7 @@ export function recordTab(ctx) {
     }
     recordButton.textContent = nextText();
     recordButton.disabled = false;
+    lockModes(false);
   }
 
   function takeItem(sample) {
@@ -108,6 +131,6 @@ export function recordTab(ctx) {
   }
 
   recordButton.addEventListener('click', () => takeOne(null));
-  return () => { cancelAnimationFrame(frame); recorder.close(); };
+  return () => { room.stop(); cancelAnimationFrame(frame); recorder.close(); };
 }
 

@@ -1,4 +1,5 @@
-// Microphone capture in the browser: level meter, fixed-length takes, WAV encoding.
+// Microphone capture in the browser: level meter, fixed-length takes or a continuous feed,
+// WAV encoding.
 // The WAV is 16-bit mono at the audio context's rate; the service resamples to 16 kHz.
 
 export function recordingProblem() {
@@ -19,7 +20,11 @@ export class Recorder {
     this.analyser.fftSize = 2048;
     this.node = new AudioWorkletNode(this.context, 'capture');
     this.chunks = null;
-    this.node.port.onmessage = (event) => { if (this.chunks) this.chunks.push(event.data); };
+    this.tap = null;
+    this.node.port.onmessage = (event) => {
+      if (this.chunks) this.chunks.push(event.data);
+      if (this.tap) this.tap(event.data);
+    };
     this.source.connect(this.analyser);
     this.source.connect(this.node);
     // Audio graphs are pulled from the destination: keep the capture node in the pull, silently.
@@ -30,6 +35,8 @@ export class Recorder {
   }
 
   get isOpen() { return Boolean(this.context); }
+
+  get rate() { return this.context.sampleRate; }
 
   // The input level in dBFS (RMS over the analyser's window).
   level() {
@@ -48,6 +55,12 @@ export class Recorder {
     const chunks = this.chunks;
     this.chunks = null;
     return encodeWav(chunks, this.context.sampleRate);
+  }
+
+  // Continuous capture: every block of samples goes to onBlock until listen(null).
+  async listen(onBlock) {
+    if (onBlock && this.context.state === 'suspended') await this.context.resume();
+    this.tap = onBlock;
   }
 
   close() {
