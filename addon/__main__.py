@@ -32,6 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     level = _LEVELS.get(settings.log_level, getattr(logging, settings.log_level.upper()))
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    given = {arg.split("=", 1)[0] for arg in (sys.argv[1:] if argv is None else argv)}
+    for flag in sorted(given & {"--token", "--mqtt-password"}):
+        logging.getLogger(__name__).warning(
+            "%s on the command line is visible to every user of this machine (ps); "
+            "give %s-file or the environment variable instead",
+            flag,
+            flag,
+        )
     app = create_app(settings, plugins=_plugins())
     logging.getLogger(__name__).info(
         "serving on http://%s:%s (data in %s)", settings.host, settings.port, settings.data_dir

@@ -15,11 +15,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ SLOTS = {"train": 1, "synth": 1, "flash": 1}  # jobs of each kind that may run a
 POLL_S = 0.5
 RECONCILE_S = 2.0  # how often jobs marked running are checked for a worker that is gone
 LOG_NAME = "worker.log"
+SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_KEY", re.IGNORECASE)
 
 JobCallback = Callable[[Job], Awaitable[None]]
 # A running job and its progress summary (Progress.to_dict()), after new events arrived.
@@ -371,8 +373,15 @@ async def _spawn(command: tuple[str, ...], job_dir: Path) -> asyncio.subprocess.
             stderr=subprocess.STDOUT,
             cwd=job_dir,
             start_new_session=True,  # its own process group: cancel reaches all
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=worker_environment(os.environ),
         )
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Ours without secrets (the Supervisor's and the panel's tokens, passwords): a worker runs
+    ESPHome builds and other people's code, and needs none of them."""
+    kept = {name: value for name, value in environ.items() if not SECRET_NAME.search(name)}
+    return kept | {"PYTHONUNBUFFERED": "1"}
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

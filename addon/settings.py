@@ -25,6 +25,13 @@ INGRESS_REMOTE = "172.30.32.2"  # the Supervisor's ingress proxy: the only peer 
 DEFAULT_PORT = 8099
 LOG_LEVELS = ("trace", "debug", "info", "notice", "warning", "error", "fatal")
 TOKEN_ENV = "MWW_TRAINER_TOKEN"
+MQTT_PASSWORD_ENV = "MWW_TRAINER_MQTT_PASSWORD"
+# Secrets given on the command line show in `ps` to every user: each has a file and an
+# environment variable instead (flag, its file flag, the variable).
+SECRETS = (
+    ("token", "token_file", TOKEN_ENV),
+    ("mqtt_password", "mqtt_password_file", MQTT_PASSWORD_ENV),
+)
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 
 
@@ -110,8 +117,12 @@ class Settings:
         environ = os.environ if environ is None else environ
         args = _parser().parse_args(argv)
         values = {k: v for k, v in vars(args).items() if v is not None}
-        if "token" not in values and environ.get(TOKEN_ENV):
-            values["token"] = environ[TOKEN_ENV]
+        for name, file_option, variable in SECRETS:
+            path = values.pop(file_option, None)
+            if path is not None:
+                values[name] = _read_secret(path, file_option)
+            elif name not in values and environ.get(variable):
+                values[name] = environ[variable]
         return _build(values, supervisor=False, supervisor_token=None)
 
     @classmethod
@@ -131,6 +142,16 @@ def _build(values: dict[str, Any], **extra: Any) -> Settings:
         return Settings(**values, **extra)
     except TypeError as exc:  # a value of the wrong kind that __post_init__ could not name
         raise SettingsError(str(exc)) from None
+
+
+def _read_secret(path: Path, option: str) -> str:
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{option.replace('_', '-')}: cannot read {path} ({exc})") from None
+    if not secret:
+        raise SettingsError(f"{option.replace('_', '-')}: {path} is empty")
+    return secret
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -193,13 +214,19 @@ def _parser() -> argparse.ArgumentParser:
     add("--data-dir", type=Path, required=True, help="where projects, samples and jobs live")
     add("--host", help="address to listen on (default 127.0.0.1)")
     add("--port", type=int, help=f"port (default {DEFAULT_PORT})")
-    add("--token", help=f"access token, required off loopback (or set ${TOKEN_ENV})")
+    add(
+        "--token",
+        help=f"access token, required off loopback; other users see it in ps, so prefer "
+        f"--token-file or ${TOKEN_ENV}",
+    )
+    add("--token-file", type=Path, help="a file holding the access token")
     add("--log-level", choices=LOG_LEVELS)
     add("--esphome-dir", type=Path, help="the ESPHome configuration folder")
     add("--mqtt-host")
     add("--mqtt-port", type=int)
     add("--mqtt-username")
-    add("--mqtt-password")
+    add("--mqtt-password", help=f"prefer --mqtt-password-file or ${MQTT_PASSWORD_ENV}")
+    add("--mqtt-password-file", type=Path, help="a file holding the MQTT password")
     add("--mqtt-topic-prefix")
     add("--homeassistant-api", action=argparse.BooleanOptionalAction, default=None)
     add("--homeassistant-notifications", action=argparse.BooleanOptionalAction, default=None)

@@ -54,12 +54,20 @@ class AddonProcess:
         return self.process.returncode
 
 
-def start_addon(data_dir: Path, log: Path, *, port: int | None = None, wait: bool = True):
+def start_addon(
+    data_dir: Path,
+    log: Path,
+    *,
+    port: int | None = None,
+    wait: bool = True,
+    args: tuple[str, ...] = (),
+):
     """Starts the server; with `wait`, returns once /api/health answers (fails if it exits)."""
     port = port or free_port()
+    command = [sys.executable, "-m", "addon", "--data-dir", str(data_dir), "--port", str(port)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "addon", "--data-dir", str(data_dir), "--port", str(port)],
+            [*command, *args],
             cwd=REPO,
             stdin=subprocess.DEVNULL,
             stdout=out,

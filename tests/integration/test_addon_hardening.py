@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import struct
 import sys
@@ -194,3 +195,52 @@ async def test_a_job_whose_disk_filled_up_fails_naming_it(aiohttp_client, tmp_pa
     project = settings.projects_dir / "hey_computer"
     left = [p.name for p in project.rglob(".*") if p.is_file()]
     assert left == [], f"half-written files left behind: {left}"
+
+
+ENV_DUMPING_WORKER = textwrap.dedent("""
+    import json, os, sys
+    with open(os.path.join(sys.argv[1], "env.json"), "w") as out:
+        json.dump(dict(os.environ), out)
+    with open(os.path.join(sys.argv[1], "result.json"), "w") as out:
+        json.dump({"ok": True}, out)
+""")
+
+
+async def test_workers_never_see_the_add_ons_secrets(aiohttp_client, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERVISOR_TOKEN", "supervisor-secret")
+    monkeypatch.setenv("MWW_TRAINER_MQTT_PASSWORD", "broker-secret")
+    monkeypatch.setenv("MWW_EXAMPLE_SETTING", "kept")
+    worker = tmp_path / "worker.py"
+    worker.write_text(ENV_DUMPING_WORKER)
+    settings = Settings(data_dir=tmp_path / "data")
+    client = await aiohttp_client(
+        create_app(settings, worker_command=(sys.executable, str(worker)))
+    )
+    await client.post("/api/projects", json={"phrase": "hey computer"})
+    job = await (await client.post("/api/projects/hey_computer/synth", json={"rirs": 1})).json()
+    assert (await wait_for(client, job["id"], timeout=30))["state"] == "succeeded"
+    job_dir = settings.projects_dir / "hey_computer" / "jobs" / str(job["id"])
+    seen = json.loads((job_dir / "env.json").read_text())
+    assert "SUPERVISOR_TOKEN" not in seen and "MWW_TRAINER_MQTT_PASSWORD" not in seen
+    assert seen["MWW_EXAMPLE_SETTING"] == "kept" and seen["PATH"] == os.environ["PATH"]
+    assert "supervisor-secret" not in json.dumps(seen) and "broker-secret" not in json.dumps(seen)
+
+
+async def test_a_token_from_a_file_never_shows_in_ps(tmp_path):
+    token = "file-token-0123456789abcdef"
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    server = start_addon(
+        tmp_path / "data", tmp_path / "addon.log", args=("--token-file", str(token_file))
+    )
+    try:
+        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes()
+        assert token.encode() not in cmdline
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{server.url}/api/projects") as refused:
+                assert refused.status == 401
+            bearer = {"Authorization": f"Bearer {token}"}
+            async with session.get(f"{server.url}/api/projects", headers=bearer) as allowed:
+                assert allowed.status == 200
+    finally:
+        server.stop()

@@ -92,3 +92,32 @@ def test_load_picks_the_options_file_under_the_supervisor(tmp_path: Path, monkey
     monkeypatch.setattr("addon.settings.OPTIONS_FILE", path)
     assert Settings.load([], {"SUPERVISOR_TOKEN": "x"}).supervisor
     assert not Settings.load(["--data-dir", str(tmp_path)], {}).supervisor
+
+
+def test_secrets_come_from_files_or_the_environment(tmp_path: Path):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-a-file-0123456789\n")
+    password_file = tmp_path / "mqtt"
+    password_file.write_text("broker-secret")
+    settings = Settings.from_args(
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--token-file",
+            str(token_file),
+            "--mqtt-password-file",
+            str(password_file),
+        ],
+        environ={},
+    )
+    assert settings.token == "from-a-file-0123456789"
+    assert settings.mqtt_password == "broker-secret"
+    from_env = Settings.from_args(
+        ["--data-dir", str(tmp_path)], environ={"MWW_TRAINER_MQTT_PASSWORD": "env-secret"}
+    )
+    assert from_env.mqtt_password == "env-secret"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SettingsError, match="token-file: .*empty is empty"):
+        Settings.from_args(
+            ["--data-dir", str(tmp_path), "--token-file", str(tmp_path / "empty")], environ={}
+        )
