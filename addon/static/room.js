@@ -79,9 +79,10 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
   }
   const showTotal = () => { total.textContent = `Room audio so far: ${minutes(roomS)}.`; };
 
-  function showStatus(extra = '') {
+  function showStatus(note = '') {
     const waiting = pending ? `, ${pending} being saved` : '';
-    status.textContent = `${saved} part${saved === 1 ? '' : 's'} saved${waiting}.${extra}`;
+    const state = cutter ? '' : ' Stopped.';
+    status.textContent = `${saved} part${saved === 1 ? '' : 's'} saved${waiting}.${state}${note}`;
   }
 
   async function upload(blocks, rate, speaker) {
@@ -147,7 +148,7 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
     stop.disabled = true;
     onBusy(false);
     removeEventListener('beforeunload', warnOnLeave);
-    showStatus(' Stopped.');
+    showStatus();
   }
 
   function warnOnLeave(event) { event.preventDefault(); event.returnValue = ''; }

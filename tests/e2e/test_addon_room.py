@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 PREFIX = "/api/hassio_ingress/e2e_token/"
 PART_S = 2
 RATE = 16000
+STATUS = "document.querySelector('#room-status').textContent"
 
 
 @pytest.fixture
@@ -59,38 +60,39 @@ async def test_record_the_room_in_parts(aiohttp_server, browser, tmp_path):
         await page.wait("document.querySelector('#room-elapsed').textContent.includes('/ 10:00')")
         assert await _widest(page, "#room-meter .bar") > 20
         assert await page.evaluate("document.querySelector('#mode-prompted').disabled")
-        await page.wait(
-            "document.querySelector('#room-status').textContent.startsWith('2 parts saved')", 20
-        )
+        await page.wait(f"{STATUS}.startsWith('2 parts saved')", 20)
         await page.screenshot(tmp_path / "room_recording.png")
-        # Stopped 6.0-6.6 s in: three whole parts, and a tail too short to keep.
+        # Stopped about 6 s in: whole parts, and the tail when it is long enough to keep.
         await page.wait("document.querySelector('#room-elapsed').textContent.startsWith('0:06')")
         await page.click("#room-stop")
         wall_s = time.monotonic() - started
-        shown_s = _clock_s(await page.text("#room-elapsed"))
-        await page.wait("document.querySelector('#room-status').textContent.includes('Stopped')")
-        await page.wait(
-            "document.querySelector('#room-status').textContent.startsWith('3 parts saved.')", 20
-        )
+        shown_s = _clock_s(await page.text("#room-elapsed"))  # whole seconds heard
+        await page.wait(f"/^\\d+ parts saved\\. Stopped\\.$/.test({STATUS})", 20)
 
         samples = (
             await page.evaluate("fetch('api/projects/hey_computer/samples').then((r) => r.json())")
         )["samples"]
-        assert len(samples) == 3
+        assert 3 <= len(samples) <= 4
         assert {(s["label"], s["speaker"], s["source"]) for s in samples} == {
             ("negative", "room", "room")
         }
         assert all("silent" not in s["flags"] for s in samples), samples
         durations = [s["duration_s"] for s in sorted(samples, key=lambda s: s["id"])]
-        assert durations == pytest.approx([PART_S] * 3, abs=0.01)
-        assert shown_s == 6 and sum(durations) <= wall_s, (durations, shown_s, wall_s)
+        assert durations[:3] == pytest.approx([PART_S] * 3, abs=0.01)
+        # What was heard (shown_s to shown_s + 1) less a tail too short to keep (under 1.6 s).
+        assert shown_s - 1.6 < sum(durations) < shown_s + 1 and sum(durations) < wall_s, (
+            durations,
+            shown_s,
+            wall_s,
+        )
+        assert f"{len(samples)} parts saved" in await page.text("#room-status")
         shown = f"{sum(durations) / 60:.1f} min"
         assert shown in await page.text("#room-total")
 
         # The files: 16 kHz mono under negative/room, counted by the trainer as people talking.
         folder = ProjectLayout(settings.projects_dir / "hey_computer").label_dir("negative")
         files = sorted((folder / "room").glob("room_*.wav"))
-        assert len(files) == 3
+        assert len(files) == len(samples)
         assert {(sf.info(f).samplerate, sf.info(f).channels) for f in files} == {(RATE, 1)}
         assert all(origin_of(f"negative/room/{f.name}").human for f in files)
 
