@@ -70,6 +70,8 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
   let roomS = 0; // seconds of room audio the wake word has
   let saved = 0;
   let pending = 0;
+  let failed = 0;
+  let lastError = '';
   let queue = Promise.resolve();
 
   async function loadTotal() {
@@ -81,8 +83,9 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
 
   function showStatus(note = '') {
     const waiting = pending ? `, ${pending} being saved` : '';
+    const lost = failed ? ` ${failed} not saved (${lastError}).` : '';
     const state = cutter ? '' : ' Stopped.';
-    status.textContent = `${saved} part${saved === 1 ? '' : 's'} saved${waiting}.${state}${note}`;
+    status.textContent = `${saved} part${saved === 1 ? '' : 's'} saved${waiting}.${lost}${state}${note}`;
   }
 
   async function upload(blocks, rate, speaker) {
@@ -101,7 +104,11 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
         return sample.flags.includes('silent') ? ' The last part was silent: is the microphone muted?' : '';
       } catch (err) {
         const again = !err.status || err.status >= 500;
-        if (!again || attempt >= RETRY_S.length) return ` A part was not saved: ${err.message}`;
+        if (!again || attempt >= RETRY_S.length) {
+          failed += 1;
+          lastError = err.message;
+          return '';
+        }
         await new Promise((resolve) => setTimeout(resolve, RETRY_S[attempt] * 1000));
       }
     }

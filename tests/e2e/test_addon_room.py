@@ -55,6 +55,11 @@ async def test_record_the_room_in_parts(aiohttp_server, browser, tmp_path):
         await page.wait("document.querySelector('#room-total').textContent.includes('0.0 min')")
         assert "don’t say the wake word" in (await page.text("#room")).lower()
 
+        await page.type("#room-name", "piper-den")  # the trainer would take it for synthesis
+        await page.click("#room-start")
+        await page.wait("document.querySelector('#toast').textContent.includes('speech engine')")
+        assert not await page.evaluate("document.querySelector('#room-start').disabled")
+        await page.type("#room-name", "room")
         await page.click("#room-start")
         started = time.monotonic()
         await page.wait("document.querySelector('#room-elapsed').textContent.includes('/ 10:00')")
