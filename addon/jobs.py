@@ -134,6 +134,23 @@ class JobManager:
             await asyncio.shield(run.watcher)
         return await self.store.get_job(job_id)
 
+    async def retry(self, job_id: int) -> Job:
+        """A failed or cancelled job again, in its own folder with its own job.json: training
+        continues from the job's last checkpoint."""
+        job = await self.store.get_job(job_id)
+        if job is None:
+            raise UserError(404, f"job {job_id} not found")
+        if job.state not in ("failed", "cancelled"):
+            raise conflict(
+                f"job {job_id} is {job.state}; only a failed or cancelled job is retried"
+            )
+        job = await self.store.update_job(
+            job_id, state="queued", error=None, result=None, finished_at=None, pid=None, attempts=0
+        )
+        await self._note(job, "started again by the user; continuing from its last checkpoint")
+        self._wake.set()
+        return job
+
     def progress(self, job_id: int) -> dict[str, Any] | None:
         run = self._running.get(job_id)
         return None if run is None else run.progress.to_dict()

@@ -34,7 +34,8 @@ from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progres
 BEST_NAME = "best_weights.weights.h5"
 FAH_METRIC = "ambient_false_positives_per_hour"
 STATE_NAME = "train_state.json"
-RESUME_DIR = "resume"
+RESUME_DIR = "resume"  # TF checkpoints, each with its TrainState as train_state_<step>.json
+RESUME_KEEP = 2  # resume points kept: the last, and the one before in case the last is damaged
 
 Validate = Callable[[MixedNet], dict[str, float]]
 # (net, pool, mined so far) -> window indices to mark hard negative
@@ -215,21 +216,57 @@ class Trainer:
         self.resume = tf.train.CheckpointManager(
             tf.train.Checkpoint(**saved),
             str(self.dir / RESUME_DIR),
-            max_to_keep=1,
+            max_to_keep=RESUME_KEEP,
         )
         self.state = TrainState()
 
     def restore(self) -> int:
-        """Continues an interrupted run: weights, optimizer slots, history, mined negatives."""
-        state_path = self.dir / STATE_NAME
-        if not state_path.is_file() or self.resume.latest_checkpoint is None:
+        """Continues an interrupted run: weights, optimizer slots, history, mined negatives.
+
+        The newest resume point that reads back wins: a damaged last one (a crash or a full
+        disk mid-write) falls back to the one before, and says so.
+        """
+        import tensorflow as tf
+
+        if not (self.dir / STATE_NAME).is_file() or self.resume.latest_checkpoint is None:
             return 0
-        self.resume.checkpoint.restore(self.resume.latest_checkpoint).expect_partial()
-        self.state = TrainState.load(state_path)
-        if self.state.hard_negatives:
-            mined = np.asarray(self.state.hard_negatives, dtype=np.int64)
-            self.pool = self.pool.with_kind(mined, HARD_NEGATIVE)
-        return self.state.step
+        damaged: list[str] = []
+        for prefix in reversed(self.resume.checkpoints):
+            state_path = self._state_path(prefix)
+            if state_path is None:
+                continue
+            try:
+                self.resume.checkpoint.restore(prefix).expect_partial()
+                state = TrainState.load(state_path)
+            except (tf.errors.OpError, ValueError, TypeError, OSError) as exc:
+                damaged.append(f"{Path(prefix).name} ({type(exc).__name__})")
+                continue
+            if damaged:
+                text = f"resume point {', '.join(damaged)} is damaged; continuing from step "
+                self.options.on_progress(
+                    ProgressEvent(
+                        "restart", state.step, self.schedule.total_steps, text + str(state.step)
+                    )
+                )
+            self.state = state
+            if state.hard_negatives:
+                mined = np.asarray(state.hard_negatives, dtype=np.int64)
+                self.pool = self.pool.with_kind(mined, HARD_NEGATIVE)
+            return state.step
+        raise MwwError(
+            f"every resume point in {self.dir / RESUME_DIR} is damaged ({', '.join(damaged)}); "
+            f"delete {self.dir} to train from the start"
+        )
+
+    def _state_path(self, prefix: str) -> Path | None:
+        """The TrainState saved with a resume point (runs from before kept only the last)."""
+        own = self._step_state(int(prefix.rsplit("-", 1)[1]))
+        if own.is_file():
+            return own
+        return self.dir / STATE_NAME if prefix == self.resume.latest_checkpoint else None
+
+    def _step_state(self, step: int) -> Path:
+        return self.dir / RESUME_DIR / f"train_state_{step}.json"
 
     def run(self, validate: Validate, mine: Mine | None) -> FitResult:
         started = time.monotonic()
@@ -364,8 +401,13 @@ class Trainer:
 
     def _save_state(self) -> None:
         # Order matters: the state file names a step only once its weights are on disk.
-        self.resume.save(checkpoint_number=self.state.step)
+        prefix = self.resume.save(checkpoint_number=self.state.step)
+        self.state.save(self._step_state(self.state.step))
         self.state.save(self.dir / STATE_NAME)
+        kept = {Path(p).name.rsplit("-", 1)[1] for p in [*self.resume.checkpoints, prefix]}
+        for old in (self.dir / RESUME_DIR).glob("train_state_*.json"):
+            if old.stem.rsplit("_", 1)[1] not in kept:
+                old.unlink(missing_ok=True)
 
 
 def fit(

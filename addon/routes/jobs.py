@@ -94,6 +94,12 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(await _job_view(request.app, job))
 
 
+@routes.post("/api/jobs/{id}/retry")
+async def retry_job(request: web.Request) -> web.Response:
+    job = await request.app[JOBS].retry(int_param(request, "id"))
+    return web.json_response(await _job_view(request.app, job))
+
+
 @routes.get("/api/jobs/{id}/download")
 async def download(request: web.Request) -> web.StreamResponse:
     job = await _job(request)

@@ -14,13 +14,14 @@ export function jobView(root, id) {
   const facts = h('dl', { id: 'job-facts', class: 'facts' });
   const validation = h('div', { id: 'job-validation' });
   const cancel = h('button', { id: 'cancel', class: 'danger', hidden: true }, 'Cancel');
+  const retry = h('button', { id: 'retry', hidden: true }, 'Start again from the last checkpoint');
   const failure = h('pre', { id: 'job-error', class: 'error', hidden: true });
   const results = h('section', { id: 'results', hidden: true });
   const events = h('pre', { id: 'events', class: 'log' });
   const log = h('pre', { id: 'log', class: 'log' });
   const logBox = h('details', {}, h('summary', { text: 'Worker log' }), log);
   logBox.addEventListener('toggle', () => { if (logBox.open) loadLog(); });
-  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, bar, stage, facts, validation, cancel, failure),
+  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, bar, stage, facts, validation, cancel, retry, failure),
     results, h('div', { class: 'card' }, h('h2', { text: 'Progress log' }), events, logBox));
   let job = null;
   let lastEvent = 0;
@@ -29,6 +30,10 @@ export function jobView(root, id) {
   cancel.addEventListener('click', async () => {
     if (!confirm('Cancel this job?')) return;
     try { showJob(await api(`api/jobs/${id}/cancel`, { method: 'POST' })); } catch (err) { toast(err.message, true); }
+  });
+
+  retry.addEventListener('click', async () => {
+    try { showJob(await api(`api/jobs/${id}/retry`, { method: 'POST' })); } catch (err) { toast(err.message, true); }
   });
 
   async function loadLog() { log.textContent = await api(`api/jobs/${id}/log`) || '(empty)'; }
@@ -72,6 +77,7 @@ export function jobView(root, id) {
     stateBadge.textContent = data.state;
     stateBadge.className = `state ${data.state}`;
     cancel.hidden = ['succeeded', 'failed', 'cancelled'].includes(data.state);
+    retry.hidden = !['failed', 'cancelled'].includes(data.state);
     failure.hidden = !data.error;
     failure.textContent = data.error || '';
     if (data.progress) showProgress(data.progress);

@@ -150,6 +150,17 @@ async def test_a_second_server_on_the_same_data_folder_touches_nothing(tmp_path)
         assert third.process.poll() is None
 
 
+async def worker_app(aiohttp_client, tmp_path: Path, source: str):
+    """The app with workers that run `source` (a fake worker), and one project."""
+    worker = tmp_path / "worker.py"
+    worker.write_text(source)
+    settings = Settings(data_dir=tmp_path / "data")
+    app = create_app(settings, worker_command=(sys.executable, str(worker)))
+    client = await aiohttp_client(app)
+    assert (await client.post("/api/projects", json={"phrase": "hey computer"})).status == 201
+    return app, client, settings
+
+
 # A worker that runs out of disk: half-written cache and checkpoint files, ENOSPC, no result.
 DISK_FULL_WORKER = textwrap.dedent("""
     import os, sys
@@ -170,11 +181,7 @@ DISK_FULL_WORKER = textwrap.dedent("""
 
 
 async def test_a_job_whose_disk_filled_up_fails_naming_it(aiohttp_client, tmp_path, monkeypatch):
-    worker = tmp_path / "worker.py"
-    worker.write_text(DISK_FULL_WORKER)
-    settings = Settings(data_dir=tmp_path / "data")
-    app = create_app(settings, worker_command=(sys.executable, str(worker)))
-    client = await aiohttp_client(app)
+    app, client, settings = await worker_app(aiohttp_client, tmp_path, DISK_FULL_WORKER)
     store = app[STORE]
     update_job, refusals = store.update_job, []
 
@@ -186,7 +193,6 @@ async def test_a_job_whose_disk_filled_up_fails_naming_it(aiohttp_client, tmp_pa
         return await update_job(job_id, **changes)
 
     monkeypatch.setattr(store, "update_job", full_disk_for_a_while)
-    await client.post("/api/projects", json={"phrase": "hey computer"})
     job = await (await client.post("/api/projects/hey_computer/synth", json={"rirs": 1})).json()
     job = await wait_for(client, job["id"], timeout=30)
     assert len(refusals) == 2
@@ -210,13 +216,7 @@ async def test_workers_never_see_the_add_ons_secrets(aiohttp_client, tmp_path, m
     monkeypatch.setenv("SUPERVISOR_TOKEN", "supervisor-secret")
     monkeypatch.setenv("MWW_TRAINER_MQTT_PASSWORD", "broker-secret")
     monkeypatch.setenv("MWW_EXAMPLE_SETTING", "kept")
-    worker = tmp_path / "worker.py"
-    worker.write_text(ENV_DUMPING_WORKER)
-    settings = Settings(data_dir=tmp_path / "data")
-    client = await aiohttp_client(
-        create_app(settings, worker_command=(sys.executable, str(worker)))
-    )
-    await client.post("/api/projects", json={"phrase": "hey computer"})
+    _, client, settings = await worker_app(aiohttp_client, tmp_path, ENV_DUMPING_WORKER)
     job = await (await client.post("/api/projects/hey_computer/synth", json={"rirs": 1})).json()
     assert (await wait_for(client, job["id"], timeout=30))["state"] == "succeeded"
     job_dir = settings.projects_dir / "hey_computer" / "jobs" / str(job["id"])
@@ -244,3 +244,32 @@ async def test_a_token_from_a_file_never_shows_in_ps(tmp_path):
                 assert allowed.status == 200
     finally:
         server.stop()
+
+
+# Fails on its first run, succeeds on the next one in the same folder (as a resumed training).
+FLAKY_WORKER = textwrap.dedent("""
+    import json, os, sys
+    runs = os.path.join(sys.argv[1], "runs")
+    count = len(open(runs).read()) if os.path.exists(runs) else 0
+    open(runs, "a").write("x")
+    if count == 0:
+        sys.exit(1)
+    with open(os.path.join(sys.argv[1], "result.json"), "w") as out:
+        json.dump({"ok": True}, out)
+""")
+
+
+async def test_a_failed_job_can_be_started_again_in_its_own_folder(aiohttp_client, tmp_path):
+    _, client, settings = await worker_app(aiohttp_client, tmp_path, FLAKY_WORKER)
+    job = await (await client.post("/api/projects/hey_computer/synth", json={"rirs": 1})).json()
+    assert (await wait_for(client, job["id"], timeout=30))["state"] == "failed"
+    retried = await client.post(f"/api/jobs/{job['id']}/retry")
+    assert retried.status == 200 and (await retried.json())["error"] is None
+    done = await wait_for(client, job["id"], timeout=30)
+    assert done["state"] == "succeeded" and done["finished_at"]
+    job_dir = settings.projects_dir / "hey_computer" / "jobs" / str(job["id"])
+    assert (job_dir / "runs").read_text() == "xx"  # the same folder, run twice
+    events = await (await client.get(f"/api/jobs/{job['id']}/events")).json()
+    assert any("started again by the user" in e["message"] for e in events["events"])
+    again = await client.post(f"/api/jobs/{job['id']}/retry")
+    assert again.status == 409 and "only a failed or cancelled job" in (await again.json())["error"]
