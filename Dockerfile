@@ -18,14 +18,22 @@ ENV VIRTUAL_ENV=/opt/mww/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 
-# Debian bookworm's python3 is 3.11, the version the project supports.
-RUN apt-get update \
+# Debian bookworm's python3 is 3.11, the version the project supports. The speech engines
+# mww-synth mixes in equal shares: espeak-ng, MBROLA voices (contrib), festival, flite and
+# SVOX pico (non-free); piper comes from PyPI below.
+RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        > /etc/apt/sources.list.d/contrib-non-free.sources \
+    && apt-get update \
     && apt-get install -y --no-install-recommends \
         python3 \
         python3-venv \
         espeak-ng \
         libsndfile1 \
         sox \
+        mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 \
+        festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don \
+        flite \
+        libttspico-utils \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --upgrade pip setuptools wheel
@@ -34,7 +42,7 @@ WORKDIR /usr/src/mww-trainer
 
 # Dependencies first, read from pyproject.toml, so this large layer (TensorFlow) is rebuilt only
 # when the dependencies change. For cuda, tensorflow becomes tensorflow[and-cuda] and the "gpu"
-# extra is added.
+# extra is added; the "piper" extra (piper-tts and its joe voice) always is.
 COPY pyproject.toml ./
 RUN case "${TF_VARIANT}/${BUILD_ARCH}" in \
         cpu/*|cuda/amd64) ;; \
@@ -45,6 +53,7 @@ project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 cuda = sys.argv[1] == "cuda"; \
 deps = [d.replace("tensorflow==", "tensorflow[and-cuda]==") if cuda else d for d in project["dependencies"]]; \
 deps += project["optional-dependencies"]["gpu"] if cuda else []; \
+deps += project["optional-dependencies"]["piper"]; \
 print("\n".join(deps))' "${TF_VARIANT}" > /tmp/requirements.txt \
     && cat /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \

@@ -23,6 +23,37 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# More speech engines for mww-synth (each one missing is skipped with a note, so these are
+# optional). MBROLA's voices are in Debian's contrib section, SVOX pico in non-free.
+SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
+  festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils)
+CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
+missing=()
+for pkg in "${SPEECH_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null)
+  codename=${codename:-bookworm}
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    candidate() { apt-cache policy "$1" 2>/dev/null | grep -q "Candidate: [^(]"; }
+    if ! { candidate mbrola-us1 && candidate libttspico-utils; } && [ ! -f "$CONTRIB_SOURCES" ]; then
+      echo "bootstrap: enabling Debian's contrib and non-free sections ($CONTRIB_SOURCES)"
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$codename" "$codename" >"$CONTRIB_SOURCES"
+      apt-get update -qq
+    fi
+    echo "bootstrap: installing speech engines ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "bootstrap: mww-synth can speak with more engines; as root, enable Debian's contrib and" >&2
+    echo "  non-free sections (this line in /etc/apt/sources.list, then apt-get update):" >&2
+    echo "  deb http://deb.debian.org/debian $codename contrib non-free" >&2
+    echo "  and run: apt-get install -y ${missing[*]}" >&2
+  fi
+fi
+
 if ! command -v "$PYTHON" >/dev/null; then
   echo "bootstrap: $PYTHON not found; install Python 3.11 (apt-get install -y python3.11 python3.11-venv)" >&2
   exit 1
