@@ -202,7 +202,7 @@ function generateTab(ctx) {
     } catch (err) { showError(error, err); }
   });
   ctx.body.append(h('div', { class: 'card' },
-    h('p', { text: `Synthetic speech from espeak-ng voices saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Good to start with; real recordings make the model better.` }),
+    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. Good to start with; real recordings make the model better.` }),
     h('div', { class: 'row' }, field('Wake-word clips', inputs.positives), field('Sound-alikes', inputs.hard_negatives),
       field('Other speech (minutes)', inputs.ambient_minutes), field('Noise files', inputs.background),
       field('Room impulses', inputs.rirs)), button, error));

@@ -1,4 +1,4 @@
-"""mww-synth: a deterministic synthetic dataset from espeak-ng voices and generated noise."""
+"""mww-synth: a deterministic synthetic dataset (espeak-ng voices here; other engines in test_synth_engines.py) and generated noise."""
 
 from __future__ import annotations
 
