@@ -1,4 +1,7 @@
-"""mww-synth: a deterministic synthetic dataset (espeak-ng voices here; other engines in test_synth_engines.py) and generated noise."""
+"""mww-synth: a deterministic dataset by espeak-ng voices, and generated noise.
+
+The other engines and the mix of families are tested in test_synth_engines.py.
+"""
 
 from __future__ import annotations
 
