@@ -20,7 +20,7 @@ ENV VIRTUAL_ENV=/opt/mww/venv \
 
 # Debian bookworm's python3 is 3.11, the version the project supports. The speech engines
 # mww-synth mixes in equal shares: espeak-ng, MBROLA voices (contrib), festival, flite and
-# SVOX pico (non-free); piper comes from PyPI below.
+# SVOX pico (non-free); piper comes from PyPI below. Game music for background files.
 RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         > /etc/apt/sources.list.d/contrib-non-free.sources \
     && apt-get update \
@@ -34,6 +34,7 @@ RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm boo
         festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don \
         flite \
         libttspico-utils \
+        drascula-music \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --upgrade pip setuptools wheel

@@ -23,10 +23,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# More speech engines for mww-synth (each one missing is skipped with a note, so these are
-# optional). MBROLA's voices are in Debian's contrib section, SVOX pico in non-free.
+# More speech engines for mww-synth, and game music for its backgrounds (each one missing is
+# skipped with a note, so these are optional). MBROLA's voices are in Debian's contrib
+# section, SVOX pico in non-free.
 SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
-  festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils)
+  festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils
+  drascula-music)
 CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
 missing=()
 for pkg in "${SPEECH_PACKAGES[@]}"; do

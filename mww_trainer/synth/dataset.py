@@ -7,6 +7,8 @@
     hard_negative/<speaker>/hneg_00000.wav   phonetic neighbours of the phrase, same folders
     negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
     background/noise_0000_<kind>.wav   white, pink, brown, babble, hum
+    background/music_0005.wav          excerpts of game music, when a package of it is installed
+                                       (the sixth kind then; see synth/music.py)
     rirs/rir_0000.wav                  room impulse responses
     synth_manifest.json                every file: path, role, text, voice, engine (its
                                        family; piper's model, speaker id, length scale), speed,
@@ -40,12 +42,12 @@ import soundfile
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
-from mww_trainer.synth import espeak, phrases, timbre
+from mww_trainer.synth import espeak, music, phrases, timbre
 from mww_trainer.synth.cast import AnySpeaker, Cast, find_cast
 from mww_trainer.synth.engines import FAMILIES
 from mww_trainer.synth.noise import to_pcm16
 from mww_trainer.synth.options import SynthOptions
-from mww_trainer.synth.render import BACKGROUND_KINDS, Job, RenderContext, render
+from mww_trainer.synth.render import BACKGROUND_KINDS, MUSIC, Job, RenderContext, render
 
 MANIFEST_NAME = "synth_manifest.json"
 MANIFEST_VERSION = 1
@@ -121,7 +123,9 @@ def _clip_speakers(
     return positives, hard
 
 
-def plan_jobs(opts: SynthOptions, cast: Cast | None, neighbours: list[str]) -> list[Job]:
+def plan_jobs(
+    opts: SynthOptions, cast: Cast | None, neighbours: list[str], *, with_music: bool = False
+) -> list[Job]:
     """Every file to write, in manifest order, each with its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
     positives, hard = _clip_speakers(opts, rng, cast) if cast else ([], [])
@@ -136,9 +140,14 @@ def plan_jobs(opts: SynthOptions, cast: Cast | None, neighbours: list[str]) -> l
     for i, duration_s in enumerate(_ambient_durations(opts, rng)):
         path = f"negative/speech/ambient_{i:04d}.wav"
         jobs.append(Job("negative", path, _seed(opts.seed, "negative", i), duration_s=duration_s))
+    kinds = BACKGROUND_KINDS + ((MUSIC,) if with_music else ())
     for i in range(opts.background):
-        kind = BACKGROUND_KINDS[i % len(BACKGROUND_KINDS)]
-        path = f"background/noise_{i:04d}_{kind}.wav"
+        kind = kinds[i % len(kinds)]
+        path = (
+            f"background/music_{i:04d}.wav"
+            if kind == MUSIC
+            else f"background/noise_{i:04d}_{kind}.wav"
+        )
         seed = _seed(opts.seed, "background", i)
         jobs.append(Job("background", path, seed, kind=kind, duration_s=opts.background_duration_s))
     for i in range(opts.rirs):
@@ -171,15 +180,28 @@ def _neighbour_texts(opts: SynthOptions) -> list[str]:
     return texts
 
 
-def _context(opts: SynthOptions) -> tuple[RenderContext, list[str]]:
+def _music(opts: SynthOptions) -> tuple[tuple[music.Track, ...], list[str]]:
+    """Game-music tracks when music can be used (background files or ambient talk)."""
+    if not opts.background and opts.ambient_minutes <= 0:
+        return (), []
+    tracks = music.find_tracks()
+    if tracks:
+        return tracks, []
+    return (), [f"music: skipped (no game music installed); it comes with {music.INSTALL_HINT}"]
+
+
+def _context(opts: SynthOptions) -> tuple[RenderContext, list[str], tuple[str, ...]]:
+    """What rendering needs, the hard negatives' texts, and notes on what was skipped."""
+    tracks, notes = _music(opts)
     if not _needs_speech(opts):
-        return RenderContext(opts, None, ()), []
+        return RenderContext(opts, None, (), music=tracks), [], tuple(notes)
     cast = find_cast(opts)
     sentences: list[str] = []
     if opts.ambient_minutes > 0 or opts.background > BACKGROUND_KINDS.index("babble"):
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
-    return RenderContext(opts, cast, tuple(sentences)), _neighbour_texts(opts)
+    ctx = RenderContext(opts, cast, tuple(sentences), music=tracks)
+    return ctx, _neighbour_texts(opts), (*cast.notes, *notes)
 
 
 def _refuse_overwrite(opts: SynthOptions, jobs: list[Job]) -> None:
@@ -278,6 +300,7 @@ def _write_manifest(opts: SynthOptions, cast: Cast | None, entries: list[dict]) 
         "piper": cast.piper.summary() if cast and cast.piper else None,
         "engines": _engines_record(cast, entries),
         "engines_skipped": list(cast.notes) if cast else [],
+        "music": sorted({e["track"].split("/")[0] for e in entries if "track" in e}),
         "options": _options_record(opts),
         "files": entries,
     }
@@ -297,11 +320,11 @@ def synthesize_dataset(
     """Write the dataset ``options`` describes; ``on_progress(done, total)`` counts files,
     ``on_note(line)`` hears of each engine skipped (before any file is written)."""
     started = time.monotonic()
-    ctx, neighbours = _context(options)
+    ctx, neighbours, notes = _context(options)
     cast = ctx.cast
-    for note in cast.notes if cast and on_note else ():
+    for note in notes if on_note else ():
         on_note(note)  # type: ignore[misc]
-    jobs = plan_jobs(options, cast, neighbours)
+    jobs = plan_jobs(options, cast, neighbours, with_music=bool(ctx.music))
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
     with ExitStack() as stack:
@@ -319,5 +342,5 @@ def synthesize_dataset(
         audio_duration_s=sum(e["duration_s"] for e in entries),
         elapsed_s=time.monotonic() - started,
         engines=clips_per_engine(entries),
-        notes=cast.notes if cast else (),
+        notes=notes,
     )

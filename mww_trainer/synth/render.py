@@ -15,7 +15,7 @@ import numpy as np
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
-from mww_trainer.synth import noise
+from mww_trainer.synth import music, noise
 from mww_trainer.synth.cast import AnySpeaker, Cast
 from mww_trainer.synth.engines import EngineSpeaker, Prosody, random_tract, shift_tract
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
@@ -27,6 +27,7 @@ from mww_trainer.synth.timbre import VoiceWorkshop, random_timbre
 RATE_HZ = constants.SAMPLE_RATE_HZ
 MAX_SPEED_WPM = 450
 BACKGROUND_KINDS = ("white", "pink", "brown", "babble", "hum")
+MUSIC = "music"  # a background kind, and what may lie under ambient talk, when music is installed
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RenderContext:
     cast: Cast | None  # who speaks; None when nothing needs speech
     sentences: tuple[str, ...]
     workshop: VoiceWorkshop | None = None  # where derived espeak voices are written; None: none
+    music: tuple[music.Track, ...] = ()  # game-music tracks; none: no music
 
     @property
     def speaking(self) -> Cast:
@@ -299,9 +301,15 @@ def render_ambient(job: Job, ctx: RenderContext) -> Rendered:
     opts, rng = ctx.options, np.random.default_rng(job.seed)
     n = round(job.duration_s * RATE_HZ)
     talk, segments = _talk(rng, ctx, n, opts.ambient_gap_s, f"mww_{job.seed}")
-    kind, snr_db = str(rng.choice(noise.NOISE_KINDS)), _uniform(rng, opts.ambient_snr_db)
-    audio = noise.add_noise(talk, noise.noise(kind, n, rng), snr_db)
-    meta = {"text": " ".join(s["text"] for s in segments), "noise": kind}
+    kinds = noise.NOISE_KINDS + ((MUSIC,) if ctx.music else ())
+    kind, snr_db = str(rng.choice(kinds)), _uniform(rng, opts.ambient_snr_db)
+    meta: dict[str, Any] = {"text": " ".join(s["text"] for s in segments), "noise": kind}
+    if kind == MUSIC:
+        under, played = music.excerpt(ctx.music, n, rng)
+        meta |= played
+    else:
+        under = noise.noise(kind, n, rng)
+    audio = noise.add_noise(talk, under, snr_db)
     meta |= _families(segments)
     return audio, meta | {"snr_db": round(snr_db, 2), "segments": segments}
 
@@ -327,6 +335,9 @@ def render_background(job: Job, ctx: RenderContext) -> Rendered:
             audio += noise.scale_to_rms_dbfs(stream, _uniform(rng, (-6.0, 0.0)))
             spoken += segments
         meta |= {"talkers": talkers, "engines": _families(spoken)["engines"]}
+    elif job.kind == MUSIC:
+        audio, played = music.excerpt(ctx.music, n, rng)
+        meta |= played
     else:
         audio = noise.noise(job.kind, n, rng)
     return noise.scale_to_rms_dbfs(audio, _uniform(rng, (-30.0, -18.0))), meta

@@ -18,6 +18,7 @@ from mww_trainer.synth import (
     EngineNotFoundError,
     SynthOptions,
     espeak,
+    music,
     synthesize_dataset,
 )
 from mww_trainer.synth.cast import Cast, find_cast
@@ -239,3 +240,48 @@ def test_an_engine_not_installed_is_skipped_with_a_note(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "pico: skipped" in err and "libttspico-utils" in err
     assert "pico" in manifest(tmp_path)["engines_skipped"][0]
+
+
+# --- music under speech --------------------------------------------------------------------
+
+
+@pytest.fixture
+def game_music(tmp_path, monkeypatch) -> Path:
+    """A stand-in for a game-music package: two Ogg Vorbis tracks of chords."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    t = np.arange(8 * 44100) / 44100
+    for name, base_hz in (("a.ogg", 220.0), ("b.ogg", 330.0)):
+        chord = sum(np.sin(2 * np.pi * base_hz * k * t) for k in (1, 1.25, 1.5)) / 4
+        soundfile.write(folder / name, np.stack([chord, chord], axis=1), 44100, format="OGG")
+    monkeypatch.setattr(music, "PACKAGES", {"some-game-music": folder})
+    return folder
+
+
+def noise_only(out_dir: Path, **changes) -> SynthOptions:
+    counts = {"positives": 0, "ambient_minutes": 0, "background": 6, "background_duration_s": 2.0}
+    return speech_options(out_dir, **(counts | changes))
+
+
+def test_music_backgrounds_come_from_installed_game_music(tmp_path, game_music):
+    first = synthesize_dataset(noise_only(tmp_path / "a"))
+    again = synthesize_dataset(noise_only(tmp_path / "b"))
+    assert file_hashes(first.out_dir) == file_hashes(again.out_dir)
+    entry = next(
+        f for f in manifest(first.out_dir)["files"] if f["path"].endswith("music_0005.wav")
+    )
+    assert entry["kind"] == "music" and entry["track"].startswith("some-game-music/")
+    audio, rate = soundfile.read(first.out_dir / entry["path"])
+    assert rate == RATE_HZ and audio.size == 2 * RATE_HZ and np.max(np.abs(audio)) > 0.01
+    assert manifest(first.out_dir)["music"] == ["some-game-music"]
+    assert [t.name for t in music.find_tracks()] == [
+        "some-game-music/a.ogg",
+        "some-game-music/b.ogg",
+    ]
+
+
+def test_without_game_music_there_is_no_music_file_and_a_note(tmp_path, monkeypatch):
+    monkeypatch.setattr(music, "PACKAGES", {"some-game-music": tmp_path / "not-installed"})
+    result = synthesize_dataset(noise_only(tmp_path / "out"))
+    assert not list(result.out_dir.glob("background/music_*.wav"))
+    assert any(n.startswith("music: skipped") and "drascula-music" in n for n in result.notes)
