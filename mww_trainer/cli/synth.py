@@ -25,7 +25,12 @@ _VALUE_OPTIONS = (
     ("positives", int, "clips of the phrase"),
     ("hard_negatives", int, "clips of similar-sounding phrases"),
     ("ambient_minutes", float, "minutes of non-wake-word talk in negative/speech"),
-    ("background", int, "noise files: white, pink, brown, babble, hum in turn"),
+    (
+        "background",
+        int,
+        "noise files: white, pink, brown, babble, hum in turn, and game music when a package "
+        "of it (drascula-music) is installed",
+    ),
     ("background_duration_s", float, "length of each noise file"),
     ("rirs", int, "room impulse responses"),
     ("seed", int, "random seed"),
