@@ -120,7 +120,9 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
         rirs=2,
         seed=options.seed,
         # espeak's own voices only: the demo's tiny model (2000 steps, half a minute) cannot
-        # learn the wider range of derived voices and woke unreliably on held-out clips.
+        # learn the wider range of derived voices or of other engines, and woke unreliably on
+        # held-out clips.
+        engines=("espeak",),
         timbre_fraction=0.0,
     )
     synthesize_dataset(
