@@ -188,8 +188,9 @@ function uploadTab(ctx) {
 function generateTab(ctx) {
   const number = (id, value, max, step = 1) => h('input', { id, type: 'number', min: 0, max, step, value, size: 5 });
   const inputs = {
-    positives: number('syn-positives', 200, 5000), hard_negatives: number('syn-hard', 100, 5000),
-    ambient_minutes: number('syn-ambient', 10, 240, 0.5), background: number('syn-background', 10, 200),
+    // The defaults are the recipe bench/quality.py measures (with a speech pack for real talk).
+    positives: number('syn-positives', 2000, 5000), hard_negatives: number('syn-hard', 1000, 5000),
+    ambient_minutes: number('syn-ambient', 120, 240, 0.5), background: number('syn-background', 10, 200),
     rirs: number('syn-rirs', 5, 200),
   };
   const error = errorBox('generate-error');
@@ -202,7 +203,7 @@ function generateTab(ctx) {
     } catch (err) { showError(error, err); }
   });
   ctx.body.append(h('div', { class: 'card' },
-    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. Good to start with; real recordings make the model better.` }),
+    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
     h('div', { class: 'row' }, field('Wake-word clips', inputs.positives), field('Sound-alikes', inputs.hard_negatives),
       field('Other speech (minutes)', inputs.ambient_minutes), field('Noise files', inputs.background),
       field('Room impulses', inputs.rirs)), button, error));
