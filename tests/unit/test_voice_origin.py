@@ -18,7 +18,7 @@ from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
 from mww_trainer.ingest import Dataset, Role, Split, ingest
 from mww_trainer.ingest.origin import HUMAN, UNKNOWN_ENGINE, origin_of, read_manifest
 from mww_trainer.ingest.split import SplitState, Unit, assign
-from mww_trainer.trainset import joined_talk
+from mww_trainer.trainset import background_talk, joined_talk
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000
@@ -189,3 +189,20 @@ def test_validation_gets_an_hour_of_negatives_with_real_talk_in_it() -> None:
     big = [Unit(f"b{i}", Role.NEGATIVE, "speech", 3600.0, "espeak") for i in range(40)]
     splits, _notes = assign(big, SplitState(), (0.8, 0.1, 0.1))
     assert Counter(splits.values())[Split.VAL] == 4
+
+
+def test_people_talking_go_under_clips_as_half_the_background(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    synth_dataset(root, FAMILIES, voices=1)
+    for i in range(8):
+        write_noise(root / "background" / f"noise_{i}.wav", 2.0, 600 + i)
+    pack = tmp_path / "pack"
+    for i in range(30):
+        write_noise(pack / f"talk_{i}.flac", 2.5, 700 + i)
+    dataset = run(root, packs=(str(pack),))
+    talk = background_talk(dataset)
+    noise = dataset.select(Role.BACKGROUND, Split.TRAIN)
+    assert len(talk) == max(5, len(noise))
+    by_path = {c.path: c for c in dataset.clips}
+    assert all(by_path[p].human and by_path[p].split == Split.TRAIN for p in talk)
+    assert background_talk(run(tmp_path / "dataset")) == []  # no people: nothing to mix
