@@ -28,6 +28,9 @@ MIN_FAMILIES = 3
 # Validation negatives wanted (seconds), and the most of all negatives they may take.
 MIN_VAL_NEGATIVE_S = 3600.0
 MAX_VAL_NEGATIVE_SHARE = 0.3
+# The engine family validation holds out: the first found. espeak (hundreds of variants) and
+# piper (the neural voices) teach the most and are given up last.
+VAL_FAMILY_ORDER = ("pico", "festival", "mbrola", "flite", "espeak", "piper")
 # Two people with this many takes: one is held out for validation instead of splitting files.
 MIN_HUMAN_TAKES = 30
 
@@ -145,7 +148,7 @@ def _assign_voices(
     others = [u for u in units if u.origin not in ENGINE_FAMILIES]
     if len(families) >= MIN_FAMILIES:
         grouped = [replace(u, speaker=f"engine:{u.origin}") for u in engine]
-        notes += _assign_by_speaker(grouped, state, ratios, result)
+        _hold_out_a_family(grouped, state, result)
     elif engine:
         notes += _assign_by_speaker(engine, state, ratios, result)
         role = units[0].role.value
@@ -162,6 +165,28 @@ def _assign_voices(
     elif others:
         notes += _assign_by_speaker(others, state, ratios, result)
     return notes
+
+
+def _hold_out_a_family(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
+    """One engine family validates, every other one trains; none is kept for test.
+
+    Each family the model trains on widens what it can hear, so only one is given up, and
+    the one chosen is the first of VAL_FAMILY_ORDER: a family whose loss costs least.
+    """
+    groups = sorted({u.speaker for u in units})
+    if not any(state.speakers.get(g) == Split.VAL for g in groups):
+        new = [g for g in groups if g not in state.speakers]
+        ranked = sorted(new, key=lambda g: _family_rank(g.removeprefix("engine:")))
+        if ranked:
+            state.speakers[ranked[0]] = Split.VAL
+    for group in groups:
+        state.speakers.setdefault(group, Split.TRAIN)
+    _place_files(units, state, result)
+
+
+def _family_rank(family: str) -> tuple[int, str]:
+    order = VAL_FAMILY_ORDER
+    return (order.index(family) if family in order else len(order), family)
 
 
 def _hold_out_one_speaker(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
