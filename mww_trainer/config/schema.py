@@ -274,7 +274,20 @@ def mixconv_kernels(value: Any) -> tuple[tuple[int, ...], ...]:
 # --- the schema --------------------------------------------------------------------------
 
 POSITIVE_INT = integer("a positive integer", low=1)
+
+
+def up_to(high: int) -> Validator:
+    """A positive integer no larger than ``high``: a bound far above any sensible value that
+    stops a typo (or a hostile job) from asking for terabytes or a century of steps."""
+    return integer(f"a positive integer up to {high:,}", low=1, high=high)
+
+
+def weight_up_to(high: float) -> Validator:
+    return number(f"a positive number up to {high:g}", low=0, open_low=True, high=high)
+
+
 NON_NEGATIVE_INT = integer("an integer, 0 or more", low=0)
+MASK_INT = integer("an integer from 0 to 1000", low=0, high=1000)
 POSITIVE_NUMBER = number("a positive number", low=0, open_low=True)
 NON_NEGATIVE_NUMBER = number("a number, 0 or more", low=0)
 PROBABILITY = number("a number from 0 to 1", low=0, high=1)
@@ -296,7 +309,7 @@ HARDWARE = {
     "mel_bins": fixed(constants.MEL_BINS, FRONTEND_REASON),
     "window_size_ms": fixed(constants.WINDOW_SIZE_MS, FRONTEND_REASON),
     "window_step_ms": fixed(constants.WINDOW_STEP_MS, FRONTEND_REASON),
-    "clip_duration_ms": POSITIVE_INT,
+    "clip_duration_ms": up_to(60_000),
 }
 PATHS: dict[Any, Validator] = {
     field.name: PATH for field in fields(t.PathsConfig) if field.name != "negative_pack_dirs"
@@ -306,20 +319,20 @@ PATHS[vol.Optional("negative_pack_dirs", default=())] = sequence(
     PATH, "a list of folder paths", non_empty=False
 )
 TRAINING = {
-    "training_steps": _phases(POSITIVE_INT, "positive integers"),
-    "learning_rates": _phases(POSITIVE_NUMBER, "positive numbers"),
-    "batch_size": POSITIVE_INT,
-    "eval_step_interval": POSITIVE_INT,
-    "positive_class_weight": _phases(POSITIVE_NUMBER, "positive numbers"),
-    "negative_class_weight": _phases(POSITIVE_NUMBER, "positive numbers"),
-    "hard_negative_class_weight": _phases(POSITIVE_NUMBER, "positive numbers"),
-    "time_mask_max_size": _phases(NON_NEGATIVE_INT, "integers, 0 or more"),
-    "time_mask_count": _phases(NON_NEGATIVE_INT, "integers, 0 or more"),
+    "training_steps": _phases(up_to(10_000_000), "positive integers up to 10,000,000"),
+    "learning_rates": _phases(weight_up_to(10.0), "positive numbers up to 10"),
+    "batch_size": up_to(8192),
+    "eval_step_interval": up_to(10_000_000),
+    "positive_class_weight": _phases(weight_up_to(1e6), "positive numbers up to 1e6"),
+    "negative_class_weight": _phases(weight_up_to(1e6), "positive numbers up to 1e6"),
+    "hard_negative_class_weight": _phases(weight_up_to(1e6), "positive numbers up to 1e6"),
+    "time_mask_max_size": _phases(MASK_INT, "integers from 0 to 1000"),
+    "time_mask_count": _phases(MASK_INT, "integers from 0 to 1000"),
     "freq_mask_max_size": _phases(
         integer(f"an integer from 0 to {constants.MEL_BINS}", low=0, high=constants.MEL_BINS),
         f"integers from 0 to {constants.MEL_BINS}",
     ),
-    "freq_mask_count": _phases(NON_NEGATIVE_INT, "integers, 0 or more"),
+    "freq_mask_count": _phases(MASK_INT, "integers from 0 to 1000"),
     "minimization_metric": one_of(MINIMIZATION_METRICS),
     "target_minimization": NON_NEGATIVE_NUMBER,
     "maximization_metric": one_of(MAXIMIZATION_METRICS),
@@ -333,20 +346,20 @@ TRAINING = {
 }
 MODEL = {
     "architecture": architecture,
-    "first_conv_filters": POSITIVE_INT,
-    "first_conv_kernel_size": POSITIVE_INT,
+    "first_conv_filters": up_to(1024),
+    "first_conv_kernel_size": up_to(256),
     "stride": fixed(
         constants.STREAM_STRIDE_FRAMES,
         f"ESPHome feeds the model {constants.STREAM_STRIDE_FRAMES} feature frames per inference",
     ),
     "spectrogram_length": optional(
-        POSITIVE_INT, "null (derived from the model) or a positive integer"
+        up_to(10_000), "null (derived from the model) or a positive integer up to 10,000"
     ),
     "pointwise_filters": per_block(
-        POSITIVE_INT, "positive integers, one per block, e.g. '60,60,60,60'"
+        up_to(1024), "positive integers up to 1024, one per block, e.g. '60,60,60,60'"
     ),
     "mixconv_kernel_sizes": mixconv_kernels,
-    "repeat_in_block": per_block(POSITIVE_INT, "positive integers, one per block, e.g. '1,1,1,1'"),
+    "repeat_in_block": per_block(up_to(16), "integers from 1 to 16, one per block, e.g. '1,1,1,1'"),
     "residual_connection": per_block(_flag, "0 or 1 per block, e.g. '0,0,0,0'"),
     "dropout_rate": number(
         "a number from 0 up to (not including) 1", low=0, high=1, open_high=True
@@ -361,20 +374,20 @@ AUGMENTATION = {
     "max_jitter_s": NON_NEGATIVE_NUMBER,
     "impulse_paths": sequence(PATH, "a list of folder paths", non_empty=False),
     "background_paths": sequence(PATH, "a list of folder paths", non_empty=False),
-    "augmentation_duration_s": POSITIVE_NUMBER,
+    "augmentation_duration_s": weight_up_to(60.0),
 }
 PERFORMANCE = {
     "gpu_only": boolean,
     "mixed_precision": boolean,
-    "num_workers": NON_NEGATIVE_INT,
-    "num_threads_per_worker": POSITIVE_INT,
-    "prefetch_factor": POSITIVE_INT,
+    "num_workers": integer("an integer from 0 (automatic) to 256", low=0, high=256),
+    "num_threads_per_worker": up_to(256),
+    "prefetch_factor": up_to(64),
     "pin_memory": boolean,
-    "max_memory_gb": POSITIVE_NUMBER,
+    "max_memory_gb": weight_up_to(65536.0),
     "inter_op_parallelism": integer("an integer, 0 (let TensorFlow choose) or more", low=0),
     "intra_op_parallelism": integer("an integer, 0 (let TensorFlow choose) or more", low=0),
     "enable_profiling": boolean,
-    "profile_every_n_steps": POSITIVE_INT,
+    "profile_every_n_steps": up_to(10_000_000),
     "profile_output_dir": PATH,
     "tensorboard_enabled": boolean,
     "tensorboard_log_dir": PATH,
@@ -390,8 +403,8 @@ SPEAKER_CLUSTERING = {
 HARD_NEGATIVE_MINING = {
     "enabled": boolean,
     "fp_threshold": OPEN_PROBABILITY,
-    "max_samples": POSITIVE_INT,
-    "mining_interval_epochs": POSITIVE_INT,
+    "max_samples": up_to(10_000_000),
+    "mining_interval_epochs": up_to(100_000),
 }
 EXPORT = {
     "wake_word": string(non_empty=True),

@@ -251,7 +251,10 @@ def test_malformed_variable_reference(tmp_path: Path) -> None:
 def test_bad_value_names_path_value_rule_and_file(tmp_path: Path) -> None:
     message = error_of(tmp_path, "training:\n  batch_size: -3\n")
     path = tmp_path / "my.yaml"
-    assert message == f"training.batch_size: -3 is not allowed (a positive integer) [in {path}]"
+    assert (
+        message
+        == f"training.batch_size: -3 is not allowed (a positive integer up to 8,192) [in {path}]"
+    )
 
 
 def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
@@ -486,7 +489,7 @@ def test_load_config_dict_names_its_source() -> None:
     data["training"]["batch_size"] = 0
     with pytest.raises(ConfigError, match=r"batch_size: 0 is not allowed .* \[in options\]$"):
         load_config_dict(data, source="options")
-    with pytest.raises(ConfigError, match=r"a positive integer\)$"):
+    with pytest.raises(ConfigError, match=r"a positive integer up to 8,192\)$"):
         load_config_dict(data)
 
 
@@ -498,3 +501,21 @@ def test_load_config_dict_does_not_substitute() -> None:
 def test_importing_config_does_not_import_tensorflow() -> None:
     code = "import sys, mww_trainer.config; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "allowed"),
+    [
+        ("training", "batch_size", 10**12, "up to 8,192"),
+        ("training", "training_steps", [10**12, 10], "up to 10,000,000"),
+        ("performance", "num_workers", 100_000, r"from 0 \(automatic\) to 256"),
+        ("training", "learning_rates", [1e9, 0.1], "up to 10"),
+        ("model", "pointwise_filters", "60,60,100000,60", "up to 1024"),
+        ("hard_negative_mining", "max_samples", 10**15, "up to 10,000,000"),
+    ],
+)
+def test_absurd_sizes_are_refused_before_anything_runs(section, key, value, allowed) -> None:
+    data = load_preset_dict("standard")
+    data[section][key] = value
+    with pytest.raises(ConfigError, match=f"{section}.{key}.*{allowed}"):
+        load_config_dict(data)
