@@ -13,11 +13,12 @@ import soundfile as sf
 
 from mww_trainer import constants
 from mww_trainer.audio import read_audio
-from mww_trainer.config.types import PathsConfig, frames_for_samples
+from mww_trainer.config.types import frames_for_samples
 from mww_trainer.errors import AudioError
 from mww_trainer.feature_cache import FeatureCache, extract_to
 from mww_trainer.features import compute_features, raw_from_features
 from mww_trainer.ingest import Clip, Dataset, Role, Split, ingest
+from tests.fakes.dataset_paths import paths_for
 
 RATE = constants.SAMPLE_RATE_HZ
 _seeds = itertools.count(1)
@@ -67,17 +68,7 @@ def make_dataset(tmp_path: Path) -> Dataset:
 
 
 def reingest(tmp_path: Path) -> Dataset:
-    root = tmp_path / "dataset"
-    paths = PathsConfig(
-        positive_dir=str(root / "positive"),
-        negative_dir=str(root / "negative"),
-        hard_negative_dir=str(root / "hard_negative"),
-        background_dir=str(root / "background"),
-        rir_dir=str(root / "rirs"),
-        processed_dir=str(tmp_path / "processed"),
-        checkpoint_dir=str(tmp_path / "checkpoints"),
-        export_dir=str(tmp_path / "export"),
-    )
+    paths = paths_for(tmp_path / "dataset")
     return ingest(paths, split_file=tmp_path / "processed" / "split.json")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,6 +10,7 @@ from mww_trainer.config import load_preset
 from mww_trainer.errors import AudioError
 from mww_trainer.ingest import Limits, ingest
 from mww_trainer.representative import representative_from_dataset
+from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000
 
@@ -27,15 +26,7 @@ def _write(path, seconds: float, seed: int) -> None:
 def test_a_file_ingest_skipped_cannot_fail_the_export(tmp_path):
     config = load_preset("fast_test")
     data = tmp_path / "dataset"
-    paths = replace(
-        config.paths,
-        positive_dir=str(data / "positive"),
-        negative_dir=str(data / "negative"),
-        hard_negative_dir=str(data / "hard_negative"),
-        background_dir=str(data / "background"),
-        rir_dir=str(data / "rirs"),
-        processed_dir=str(tmp_path / "processed"),
-    )
+    paths = paths_for(data)
     for n in range(6):
         _write(data / "positive" / f"speaker{n % 2}" / f"take{n}.wav", 1.0, n)
         _write(data / "negative" / f"talk{n}.wav", 3.0, 10 + n)
