@@ -4,8 +4,10 @@
         --fold pico --fold festival+flite --fold piper [--seed 0] [--preset standard]
 
 For each fold (a group of engine families held out whole):
-1. synthesise the training set with every other engine, and the test set with the held-out
-   ones only: their wake words with noise at 5-25 dB SNR and rooms, and their ambient talk;
+1. take the training set from one pool synthesised once with every engine (wake words, hard
+   negatives, and ambient talk spoken by one engine family per file), leaving out every
+   file of the held-out families; synthesise the test set with the held-out engines only:
+   their wake words with noise at 5-25 dB SNR and rooms, and their ambient talk;
 2. take one speaker-disjoint half of ../shared/real_speech (people talking) as negatives
    (``paths.negative_pack_dirs``, as a downloaded speech pack would be) and keep the other
    half for the test;
@@ -84,6 +86,70 @@ def synth(out: Path, **options) -> float:
     return time.monotonic() - started
 
 
+def pool(args) -> tuple[Path, list[Path]]:
+    """Wake words and hard negatives by every engine; ambient talk one family per folder."""
+    from mww_trainer.synth.engines import FAMILIES
+
+    root = Path(args.work) / args.slug / "pool"
+    common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
+    synth(
+        root / "clips",
+        positives=args.positives,
+        hard_negatives=args.positives // 2,
+        ambient_minutes=0,
+        background=10,
+        rirs=5,
+        seed=1,
+        **common,
+    )
+    found = [f for f in FAMILIES if f in engine_counts(root / "clips")]
+    talk = []
+    for index, family in enumerate(found):
+        talk.append(root / f"talk-{family}")
+        synth(
+            talk[-1],
+            engines=(family,),
+            positives=0,
+            hard_negatives=0,
+            ambient_minutes=args.ambient_minutes / len(found),
+            background=0,
+            rirs=0,
+            seed=10 + index,
+            **common,
+        )
+    return root / "clips", talk
+
+
+def engine_counts(data: Path) -> dict:
+    return json.loads((data / "synth_manifest.json").read_text()).get("engines") or {}
+
+
+def fold_dataset(clips: Path, talk: list[Path], held: tuple[str, ...], out: Path) -> Path:
+    """The pool without the held-out families, as links, with a manifest of what is there."""
+    if (out / "synth_manifest.json").is_file():
+        return out
+    files = []
+    sources = [(clips, "")] + [(t, t.name.removeprefix("talk-")) for t in talk]
+    for source, family in sources:
+        if family in held:
+            continue
+        manifest = json.loads((source / "synth_manifest.json").read_text())
+        for entry in manifest["files"]:
+            engine = entry.get("engine")
+            if engine in held:
+                continue
+            rel = entry["path"]
+            if family:  # ambient talk: one folder per family, named by the manifest only
+                rel = rel.replace("negative/speech/", f"negative/speech-{family}/", 1)
+                entry = {**entry, "engine": family}
+            link = out / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source / entry["path"])
+            files.append({**entry, "path": rel})
+    (out / "synth_manifest.json").write_text(json.dumps({"files": files}))
+    return out
+
+
 def override(path: Path, data: Path, run_dir: Path, packs: list[Path], extra: list[str]) -> Path:
     pack_list = ", ".join(str(p) for p in packs)
     text = f"""paths:
@@ -152,24 +218,14 @@ def evaluate(tflite: Path, preset: str, config: Path, log: Path) -> dict:
     return json.loads(log.read_text())
 
 
-def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult:
+def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult | None:
     held = tuple(fold.split("+"))
     work = Path(args.work) / args.slug / f"{fold}-seed{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
-    data = Path(args.work) / args.slug / f"data-without-{fold}"
+    clips, talk = pool(args)
+    data = fold_dataset(clips, talk, held, Path(args.work) / args.slug / f"train-without-{fold}")
     test = Path(args.work) / args.slug / f"test-{fold}"
     common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
-    synth(
-        data,
-        positives=args.positives,
-        hard_negatives=args.positives // 2,
-        ambient_minutes=args.ambient_minutes,
-        background=10,
-        rirs=5,
-        seed=1,
-        exclude_engines=held,
-        **common,
-    )
     synth(
         test,
         engines=held,
@@ -184,6 +240,8 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult:
         room_fraction=0.5,
         **common,
     )
+    if args.synth_only:
+        return None
     train_cfg = override(work / "train.yaml", data, work / "run", [real_train], args.set)
     test_cfg = override(work / "test.yaml", test, work / "test", [], [])
     # The people-talking test: the held-out engine's wake words, the other half of the talk.
@@ -252,6 +310,9 @@ def main() -> None:
     parser.add_argument("--test-ambient-minutes", type=float, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument(
+        "--synth-only", action="store_true", help="synthesise the folds' data sets, then stop"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -272,6 +333,8 @@ def main() -> None:
     results = []
     for fold in folds:
         r = run_fold(args, fold, real_train, real_test)
+        if r is None:
+            continue
         results.append(r)
         print(
             f"{args.phrase!r} hold out {r.fold:<15} recall {r.recall:.3f} "
@@ -281,6 +344,8 @@ def main() -> None:
             f"{r.train_min:.1f} min, peak RSS {r.rss_mb:.0f} MB",
             flush=True,
         )
+    if not results:
+        return
     mean = sum(r.recall for r in results) / len(results)
     worst = min(results, key=lambda r: r.recall)
     passed = (
