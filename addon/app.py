@@ -137,7 +137,8 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
             )
         if job.kind == "flash":
             return esphome_jobs.flash_spec(job.spec, settings)
-        return jobspec.synth_job(job.spec, project, job_dir)
+        voices = await asyncio.to_thread(jobspec.installed_voice_dirs, settings.data_dir)
+        return jobspec.synth_job(job.spec, project, job_dir, voice_pack_dirs=voices)
 
     hooks = JobHooks(
         build_spec=build_spec,

@@ -23,7 +23,7 @@ from mww_trainer.config import (
 )
 from mww_trainer.config.loader import parse_yaml_text
 from mww_trainer.config.schema import allowed_keys
-from mww_trainer.packs import PackCache
+from mww_trainer.packs import NEGATIVE, PackCache
 
 PACK_DIRS_KEY = "negative_pack_dirs"  # paths.negative_pack_dirs: real speech for the negatives
 
@@ -96,7 +96,12 @@ def train_request(data: dict[str, Any], default_preset: str) -> dict[str, Any]:
 
 def installed_pack_dirs(data_dir: Path) -> list[str]:
     """The audio folders of the speech packs installed in the add-on's data folder."""
-    return [str(path) for path in PackCache.for_data_dir(data_dir).audio_dirs("negative")]
+    return [str(path) for path in PackCache.for_data_dir(data_dir).audio_dirs(NEGATIVE)]
+
+
+def installed_voice_dirs(data_dir: Path) -> list[str]:
+    """The folders of the voice packs (piper voices) installed in the add-on's data folder."""
+    return [str(path) for path in PackCache.for_data_dir(data_dir).voice_dirs()]
 
 
 def train_job(
@@ -172,13 +177,21 @@ def synth_request(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def synth_job(request: dict[str, Any], project: Project, job_dir: Path) -> dict[str, Any]:
+def synth_job(
+    request: dict[str, Any],
+    project: Project,
+    job_dir: Path,
+    *,
+    voice_pack_dirs: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`voice_pack_dirs`: installed voice packs, whose piper voices speak besides the others."""
     options = {
         **request,
         "phrase": project.phrase,
         "language": project.language.split("-")[0],
         "out_dir": str(job_dir / "synth"),
         "force": True,  # a restarted job writes its own folder again
+        "voice_pack_dirs": list(voice_pack_dirs),
     }
     return {"kind": "synth", "synth": options}
 

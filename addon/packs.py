@@ -1,5 +1,8 @@
 """Speech packs in the panel: the catalog with what is installed, and fetches that stream to disk.
 
+Voice packs (role "voices": piper voice models) are listed and fetched the same way; the
+synthesis jobs speak with them, the training jobs never read them as audio.
+
 A fetch is I/O only (download, checksum, unpack), so it runs in a thread of this process
 rather than as a worker job (jobs belong to a wake word; packs serve them all). Its progress
 goes to the panel's websocket as {"type": "pack", "fetch": {...}} messages; a cancel stops it
@@ -19,9 +22,12 @@ from aiohttp import web
 from addon.errors import UserError, conflict
 from addon.progress import Broadcaster
 from mww_trainer.packs import (
+    NEGATIVE,
+    VOICES,
     WITHOUT_REAL_SPEECH,
     Catalog,
     DownloadOptions,
+    InstalledPack,
     PackCache,
     PackCancelled,
     PackError,
@@ -32,6 +38,11 @@ from mww_trainer.progress import ProgressEvent
 
 _LOGGER = logging.getLogger(__name__)
 NO_PACK_NOTICE = f"No speech pack is installed: models will be {WITHOUT_REAL_SPEECH}."
+NO_VOICE_PACK_NOTICE = (
+    "No voice pack is installed: piper speaks with its own voice only. A voice pack (hundreds "
+    "of speakers) makes the wake-word clips far more varied, which is what lets a model wake "
+    "for people it never heard."
+)
 
 
 @dataclass
@@ -93,12 +104,16 @@ class PackService:
         listed = {v["id"] for v in views}
         for pack_id, pack in installed.items():  # installed from another catalog
             if pack_id not in listed:
-                views.append(await self._view({"id": pack_id, "title": pack.title}, installed))
-        has_negatives = any(p.role == "negative" for p in installed.values())
+                view = {"id": pack_id, "title": pack.title, "role": pack.role}
+                views.append(await self._view(view, installed))
+        has_negatives = any(p.role == NEGATIVE for p in installed.values())
+        voices = [p for p in installed.values() if p.role == VOICES]
         return {
             "packs": views,
             "catalog_error": error,
             "notice": None if has_negatives else NO_PACK_NOTICE,
+            "voice_packs": [p.id for p in voices],
+            "voices_notice": _voices_notice(voices),
         }
 
     async def _view(self, view: dict[str, Any], installed: dict) -> dict[str, Any]:
@@ -188,6 +203,13 @@ class PackService:
             fetch.cancel.set()
         tasks = [f.task for f in self._fetches.values() if f.task is not None]
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _voices_notice(voices: list[InstalledPack]) -> str:
+    if not voices:
+        return NO_VOICE_PACK_NOTICE
+    titles = "; ".join(p.title for p in voices)
+    return f"piper also speaks with the installed voice pack(s): {titles}."
 
 
 PACKS = web.AppKey("packs", PackService)

@@ -3,7 +3,7 @@
 import { api, connectLive } from './api.js';
 import { $, FLAG_TEXT, LABEL_NAMES, errorBox, field, h, seconds, select, showError, toast, when } from './dom.js';
 import { jobView } from './job.js';
-import { packsNotice, packsSection } from './packs.js';
+import { packsNotice, packsSection, voicesNotice } from './packs.js';
 import { recordTab } from './record.js';
 
 const TABS = ['samples', 'record', 'upload', 'generate', 'train', 'jobs', 'manage'];
@@ -202,11 +202,13 @@ function generateTab(ctx) {
       location.hash = `#/job/${job.id}`;
     } catch (err) { showError(error, err); }
   });
-  ctx.body.append(h('div', { class: 'card' },
+  const card = h('div', { class: 'card' },
     h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
     h('div', { class: 'row' }, field('Wake-word clips', inputs.positives), field('Sound-alikes', inputs.hard_negatives),
       field('Other speech (minutes)', inputs.ambient_minutes), field('Noise files', inputs.background),
-      field('Room impulses', inputs.rirs)), button, error));
+      field('Room impulses', inputs.rirs)), button, error);
+  ctx.body.append(card);
+  voicesNotice().then((notice) => notice && card.prepend(notice));
 }
 
 function trainTab(ctx) {

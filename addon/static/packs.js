@@ -1,5 +1,6 @@
 // Speech packs: recordings of real people talking, fetched once and used as negatives in every
-// training. Each shows its size and licence; a fetch asks once, then reports live progress.
+// training; voice packs: piper voices that speak in every Generate job. Each shows its size and
+// licence; a fetch asks once, then reports live progress.
 import { api } from './api.js';
 import { errorBox, h, showError } from './dom.js';
 
@@ -24,12 +25,24 @@ export async function packsNotice() {
   }
 }
 
+// The line the Generate tab shows: which voice packs speak, or how to get one.
+export async function voicesNotice() {
+  try {
+    const listing = await api('api/packs');
+    if (listing.voice_packs.length) return h('p', { class: 'muted', id: 'voices-installed', text: listing.voices_notice });
+    return h('p', { class: 'notice', id: 'voices-missing' }, `${listing.voices_notice} `,
+      h('a', { href: '#/', text: 'Fetch a voice pack under Speech packs on the start page.' }));
+  } catch (err) {
+    return null;
+  }
+}
+
 export function packsSection() {
   const notice = h('p', { class: 'notice', id: 'packs-notice', hidden: true });
   const list = h('div', { id: 'packs-list' }, 'Loading…');
   const error = errorBox('packs-error');
   const card = h('div', { class: 'card', id: 'packs' }, h('h2', { text: 'Speech packs' }),
-    h('p', { class: 'muted', text: 'Real people talking, used as “other speech” in every training: what teaches a model to stay quiet around conversation. Each pack is downloaded once into the add-on’s data folder.' }),
+    h('p', { class: 'muted', text: 'Real people talking, used as “other speech” in every training: what teaches a model to stay quiet around conversation. Voice packs are piper voices with hundreds of speakers that say your wake word in Generate. Each pack is downloaded once into the add-on’s data folder.' }),
     notice, list, error);
   const bars = new Map(); // pack id -> its progress cell while a fetch runs
 
@@ -51,7 +64,8 @@ export function packsSection() {
 
   function status(pack) {
     if (pack.installed) {
-      return h('td', { class: 'installed' }, `Installed: ${pack.installed.audio_files} files `,
+      const what = pack.role === 'voices' ? 'voice model(s), used by Generate' : 'files';
+      return h('td', { class: 'installed' }, `Installed: ${pack.installed.audio_files} ${what} `,
         h('button', { class: 'small danger', onclick: () => run(async () => {
           if (!confirm(`Remove ${pack.title} (${bytes(pack.installed.audio_bytes)})?`)) return;
           await api(`api/packs/${pack.id}?confirm=${encodeURIComponent(pack.id)}`, { method: 'DELETE' });
@@ -84,7 +98,8 @@ export function packsSection() {
     return h('tr', { 'data-pack': pack.id },
       h('td', {}, h('strong', { text: pack.title || pack.id }), h('div', { class: 'muted', text: pack.description || '' })),
       h('td', { text: pack.size_bytes ? bytes(pack.size_bytes) : '–' },
-        pack.hours ? h('div', { class: 'muted', text: `${pack.hours} h of speech` }) : null),
+        pack.hours ? h('div', { class: 'muted', text: `${pack.hours} h of speech` }) : null,
+        pack.role === 'voices' ? h('div', { class: 'muted', text: 'voices for Generate' }) : null),
       h('td', {}, licence || '–', pack.attribution
         ? h('details', {}, h('summary', { text: 'attribution' }), h('small', { text: pack.attribution })) : null),
       status(pack));

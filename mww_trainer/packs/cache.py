@@ -1,5 +1,8 @@
 """The packs in the data folder: `<data>/packs/<id>/` with installed.json and contents.json.
 
+Speech packs (role "negative") hold audio for training; voice packs (role "voices") hold
+piper models for mww-synth: `audio_dirs()` and `voice_dirs()` keep the two apart.
+
 installed.json records where a pack came from (URLs, checksums, licence and attribution)
 and where its audio is; contents.json lists every unpacked file with its size and sha256,
 so `verify` can tell whether anything changed since. Downloads in progress live in
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mww_trainer.packs.catalog import PACK_ID
+from mww_trainer.packs.catalog import NEGATIVE, PACK_ID, VOICES
 from mww_trainer.packs.errors import PackError
 
 PACKS_DIR = "packs"
@@ -131,9 +134,13 @@ class PackCache:
                 found.append(pack)
         return [p for p in found if p is not None]
 
-    def audio_dirs(self, role: str = "negative") -> list[Path]:
+    def audio_dirs(self, role: str = NEGATIVE) -> list[Path]:
         """The audio folders of the installed packs that serve `role`, for training configs."""
         return [p.audio_dir for p in self.all_installed() if p.role == role]
+
+    def voice_dirs(self) -> list[Path]:
+        """The folders of the installed voice packs (piper models), for mww-synth."""
+        return self.audio_dirs(VOICES)
 
     def partial_bytes(self, pack_id: str) -> int:
         """Bytes already downloaded towards a pack (what the next fetch resumes from)."""

@@ -4,6 +4,10 @@ A catalog is JSON: {"format": 1, "packs": [{id, title, description, role, licenc
 licence_url, attribution, source_url, language, hours, audio_dir, files: [{url, mirrors,
 size, sha256 and/or md5, archive}]}]}. One ships with the package (default_catalog.json);
 another can be given as a file or an http(s) URL, whose relative file URLs resolve against it.
+
+`role` says what a pack is for: "negative" (people talking, trained on as negatives) or
+"voices" (piper voice models, NAME.onnx with NAME.onnx.json, that speak positives and hard
+negatives in mww-synth; never trained on as audio).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 from mww_trainer.packs.errors import PackError, PackUnavailable
 
 FORMAT = 1
-ARCHIVE_KINDS = ("tar.gz", "tar", "zip", "audio")  # "audio": one plain audio file
-ROLES = ("negative",)  # what the content serves as in training
+# "audio": one plain audio file; "file": any other file kept as it is (a piper model)
+ARCHIVE_KINDS = ("tar.gz", "tar", "zip", "audio", "file")
+NEGATIVE, VOICES = "negative", "voices"
+ROLES = (NEGATIVE, VOICES)  # what the content serves as: negatives, or voices for mww-synth
 BUILTIN = "built-in catalog"
 USER_AGENT = "mww-trainer-packs/1"
 PACK_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

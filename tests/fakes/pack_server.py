@@ -169,3 +169,27 @@ def catalog_entry(pack_id: str, url: str, data: bytes, **changes: Any) -> dict[s
 def write_catalog(path: Path, *packs: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"format": 1, "packs": list(packs)}), encoding="utf-8")
     return path
+
+
+def voice_pack_entry(pack_id: str, server: PackServer, files: dict[str, bytes]) -> dict[str, Any]:
+    """A voice pack (role "voices") of plain files served by `server`, e.g. NAME.onnx and
+    NAME.onnx.json, as the built-in catalog lists piper voices."""
+    entries = [
+        {
+            "url": server.add(f"/voices/{pack_id}/{name}", data),
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "md5": hashlib.md5(data).hexdigest(),
+            "archive": "file",
+        }
+        for name, data in files.items()
+    ]
+    return {
+        "id": pack_id,
+        "title": f"Test voices {pack_id}",
+        "description": "a tiny piper voice made by the tests",
+        "role": "voices",
+        "licence": "CC0 1.0",
+        "attribution": "made by the mww-trainer tests",
+        "files": entries,
+    }

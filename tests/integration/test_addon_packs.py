@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from addon import jobspec
 from addon.app import BROADCASTER, create_app
-from addon.packs import NO_PACK_NOTICE, PACK_CATALOG
+from addon.packs import NO_PACK_NOTICE, NO_VOICE_PACK_NOTICE, PACK_CATALOG
 from addon.settings import Settings
 from addon.store import Project, ProjectLayout
 from mww_trainer.config.schema import allowed_keys
@@ -23,6 +24,7 @@ from tests.fakes.pack_server import (
     serve,
     speech_members,
     tar_gz,
+    voice_pack_entry,
     write_catalog,
 )
 
@@ -118,8 +120,8 @@ async def test_the_built_in_catalog_is_listed_without_a_network(aiohttp_client, 
     assert "Panayotov" in dev_clean["attribution"]
 
 
-def test_a_training_job_lists_the_installed_packs_as_negatives(tmp_path):
-    project = Project(
+def _project() -> Project:
+    return Project(
         id=1,
         slug="hey_computer",
         phrase="hey computer",
@@ -129,6 +131,10 @@ def test_a_training_job_lists_the_installed_packs_as_negatives(tmp_path):
         created_by=None,
         created_at=0.0,
     )
+
+
+def test_a_training_job_lists_the_installed_packs_as_negatives(tmp_path):
+    project = _project()
     layout = ProjectLayout(tmp_path / "projects/hey_computer")
     request = {"preset": "fast_test", "overrides": {}, "seed": 0}
     spec = jobspec.train_job(
@@ -138,3 +144,53 @@ def test_a_training_job_lists_the_installed_packs_as_negatives(tmp_path):
         assert spec["config"]["paths"]["negative_pack_dirs"] == ["/data/packs/x/audio"]
     else:  # the config does not know the key yet: the job still builds
         assert "negative_pack_dirs" not in spec["config"]["paths"]
+
+
+@pytest.mark.asyncio
+async def test_a_voice_pack_speaks_in_synth_jobs_and_never_trains_as_negatives(
+    aiohttp_client, tmp_path, monkeypatch
+):
+    pytest.importorskip("piper")
+    pytest.importorskip("onnx")
+    from mww_trainer import worker
+    from mww_trainer.synth import piper_voices
+    from tests.unit.test_synth_piper import write_tiny_voice
+
+    monkeypatch.setattr(piper_voices, "VOICE_PACKAGES", ())  # count the pack's speakers only
+    model = write_tiny_voice(tmp_path / "made" / "en_US-crowd-medium.onnx", speakers=3)
+    files = {p.name: p.read_bytes() for p in (model, model.with_name(model.name + ".json"))}
+    archive = tar_gz(speech_members())
+    with serve() as server:
+        speech = catalog_entry("test-speech", server.add("/corpus.tar.gz", archive), archive)
+        voices = voice_pack_entry("test-crowd", server, files)
+        catalog = write_catalog(tmp_path / "catalog.json", speech, voices)
+        client = await _client(aiohttp_client, tmp_path, catalog)
+        listing = await (await client.get("/api/packs")).json()
+        assert listing["voice_packs"] == [] and listing["voices_notice"] == NO_VOICE_PACK_NOTICE
+        offered = {p["id"]: p for p in listing["packs"]}["test-crowd"]
+        assert offered["role"] == "voices" and offered["licence"] == "CC0 1.0"
+        assert offered["size_bytes"] == sum(len(b) for b in files.values())
+        for pack_id in ("test-crowd", "test-speech"):
+            started = await client.post(f"/api/packs/{pack_id}/fetch", json={"confirm": True})
+            assert started.status == 202, await started.text()
+            assert (await _wait_fetch(client, pack_id))["state"] == "succeeded"
+
+    listing = await (await client.get("/api/packs")).json()
+    assert listing["voice_packs"] == ["test-crowd"] and "Test voices" in listing["voices_notice"]
+    installed = {p["id"]: p["installed"] for p in listing["packs"]}
+    assert installed["test-crowd"]["audio_files"] == 1
+    data = tmp_path / "data"
+    folder = data / "packs" / "test-crowd"
+    # Training reads the speech pack alone; synthesis speaks with the voice pack.
+    assert jobspec.installed_pack_dirs(data) == [str(data / "packs/test-speech/Corpus/speech")]
+    assert jobspec.installed_voice_dirs(data) == [str(folder)]
+
+    request = jobspec.synth_request({"positives": 6, "seed": 2})
+    spec = jobspec.synth_job(
+        request, _project(), tmp_path / "job", voice_pack_dirs=jobspec.installed_voice_dirs(data)
+    )
+    assert spec["synth"]["voice_pack_dirs"] == [str(folder)]
+    spec["synth"]["engines"] = ["piper"]  # the test's own: the other engines are tested elsewhere
+    result = worker.run_synth(json.loads(jobspec.dump(spec)), tmp_path / "job", lambda e: None)
+    voices = {Path(p).parent.name for p in result["paths"] if "/positive/" in p}
+    assert voices == {f"piper-en_US-crowd-medium-{i}" for i in range(3)}

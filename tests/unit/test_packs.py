@@ -36,6 +36,7 @@ from tests.fakes.pack_server import (
     serve,
     speech_members,
     tar_gz,
+    voice_pack_entry,
     write_catalog,
 )
 
@@ -253,7 +254,7 @@ def test_an_installed_pack_is_not_fetched_again_and_verify_sees_changes(server, 
 def test_catalog_errors_name_the_pack_and_the_field(archive):
     entry = catalog_entry("ok-pack", "http://127.0.0.1/x.tar.gz", archive)
     for change, field in [
-        ({"role": "positive"}, "role"),
+        ({"role": "positive"}, r"\(ok-pack\)\.role: 'positive' is not one of negative, voices"),
         ({"file": {"sha256": "abc"}}, "sha256"),
         ({"file": {"archive": "rar"}}, "archive"),
         ({"file": {"url": "ftp://host/x.tar.gz"}}, "ftp://"),
@@ -277,8 +278,18 @@ def test_the_built_in_catalog_has_checksums_licences_and_sizes():
     dev_clean = catalog.get("librispeech-dev-clean")
     assert dev_clean.size_bytes == 337926286 and dev_clean.licence == "CC BY 4.0"
     for pack in catalog.packs:
-        assert pack.role == "negative" and pack.attribution and pack.licence
+        assert pack.role in ("negative", "voices") and pack.attribution and pack.licence
         assert all(f.sha256 or f.md5 for f in pack.files)
+    voices = [p for p in catalog.packs if p.role == "voices"]
+    libritts = catalog.get("piper-libritts-r-medium")
+    assert libritts in voices and libritts.licence == "CC BY 4.0"
+    names = sorted(f.name for f in libritts.files)
+    assert names == ["en_US-libritts_r-medium.onnx", "en_US-libritts_r-medium.onnx.json"]
+    onnx = next(f for f in libritts.files if f.name.endswith(".onnx"))
+    assert onnx.size_bytes == 78580914 and onnx.archive == "file"
+    assert onnx.sha256 == "10bb85e071d616fcf4071f369f1799d0491492ab3c5d552ec19fb548fac13195"
+    for pack in voices:  # every file pinned twice, from rhasspy/piper-voices
+        assert all(f.sha256 and f.md5 and "rhasspy/piper-voices" in f.url for f in pack.files)
     with pytest.raises(PackError, match="known: librispeech"):
         catalog.get("nope")
 
@@ -346,3 +357,57 @@ def test_cli_offline_is_one_clear_line_not_a_traceback(archive, tmp_path):
 
     missing = _cli("path", "test-speech", "--data-dir", str(tmp_path / "data"))
     assert missing.returncode == 1 and "mww-packs fetch test-speech" in missing.stderr
+
+
+# --- voice packs: piper voices for mww-synth, never negatives ----------------------------
+
+
+def _voice_files(name: str = "en_US-tiny-medium") -> dict[str, bytes]:
+    return {f"{name}.onnx": b"not really an onnx model" * 100, f"{name}.onnx.json": b"{}"}
+
+
+def test_a_voice_pack_installs_its_models_apart_from_the_speech_packs(server, archive, tmp_path):
+    catalog = parse_catalog(
+        {
+            "format": 1,
+            "packs": [
+                voice_pack_entry("test-voices", server, _voice_files()),
+                catalog_entry("test-speech", server.add(ARCHIVE, archive), archive),
+            ],
+        },
+        source="test",
+    )
+    cache = PackCache.for_data_dir(tmp_path / "data")
+    voices = fetch_pack(catalog.get("test-voices"), cache, options=FAST)
+    speech = fetch_pack(catalog.get("test-speech"), cache, options=FAST)
+
+    assert voices.role == "voices" and voices.audio_files == 1  # one model
+    assert voices.audio_dir == tmp_path / "data/packs/test-voices"
+    assert sorted(p.name for p in voices.audio_dir.glob("*.onnx*")) == sorted(_voice_files())
+    assert cache.voice_dirs() == [voices.audio_dir]
+    assert cache.audio_dirs() == [speech.audio_dir]  # what training reads: never the voices
+    assert cache.verify("test-voices").ok
+
+
+def test_a_voice_pack_without_a_model_and_its_config_is_not_installed(server, tmp_path):
+    files = {"en_US-tiny-medium.onnx": b"model without its config"}
+    pack = parse_catalog(
+        {"format": 1, "packs": [voice_pack_entry("half-voice", server, files)]}, source="test"
+    ).get("half-voice")
+    cache = PackCache.for_data_dir(tmp_path)
+    with pytest.raises(PackError, match=r"half-voice: no piper voice \(NAME\.onnx with"):
+        fetch_pack(pack, cache, options=FAST)
+    assert cache.installed("half-voice") is None and cache.voice_dirs() == []
+
+
+def test_cli_fetches_a_voice_pack_and_prints_its_folder(server, tmp_path):
+    entry = voice_pack_entry("test-voices", server, _voice_files())
+    catalog = write_catalog(tmp_path / "catalog.json", entry)
+    data = str(tmp_path / "data")
+    listed = _cli("list", "--catalog", str(catalog), "--data-dir", data)
+    assert listed.returncode == 0 and "voices" in listed.stdout
+    fetched = _cli("fetch", "test-voices", "--catalog", str(catalog), "--data-dir", data, "--yes")
+    assert fetched.returncode == 0, fetched.stderr
+    assert "1 piper voice(s)" in fetched.stdout and "mww-synth --voice-packs" in fetched.stdout
+    path = _cli("path", "test-voices", "--data-dir", data)
+    assert Path(path.stdout.strip()) == tmp_path / "data/packs/test-voices"

@@ -19,10 +19,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from mww_trainer.cli import packs as packs_cli
 from mww_trainer.cli import synth as synth_cli
 from mww_trainer.errors import ConfigError
 from mww_trainer.synth import SynthOptions, piper_voices, synthesize_dataset
+from mww_trainer.synth.cast import find_cast
 from mww_trainer.synth.piper_voices import PiperNotInstalledError, PiperSpeaker, PiperVoices
+from tests.fakes.pack_server import serve, voice_pack_entry, write_catalog
 from tests.unit.test_synth import file_hashes, manifest, small_options
 
 RATE_HZ = 16000
@@ -356,3 +359,70 @@ def test_engine_names_are_checked(tmp_path):
         SynthOptions(
             phrase="hey computer", out_dir=tmp_path, engines=("pico",), exclude_engines=("pico",)
         )
+
+
+# --- voice packs: piper voices fetched with mww-packs -------------------------------------
+
+
+def _fetch_voice_pack(tmp_path: Path, speakers: int) -> Path:
+    """A tiny multi-speaker voice served from 127.0.0.1 and fetched with mww-packs."""
+    model = write_tiny_voice(tmp_path / "made" / "en_US-crowd-medium.onnx", speakers=speakers)
+    files = {p.name: p.read_bytes() for p in (model, model.with_name(model.name + ".json"))}
+    data = tmp_path / "data"
+    with serve() as server:
+        entry = voice_pack_entry("test-crowd", server, files)
+        catalog = write_catalog(tmp_path / "catalog.json", entry)
+        argv = ["fetch", "test-crowd", "--catalog", str(catalog), "--data-dir", str(data)]
+        assert packs_cli.main([*argv, "--yes"]) == 0
+    return data
+
+
+@needs_piper
+@needs_espeak
+def test_an_installed_voice_pack_speaks_with_every_speaker_of_its_model(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(piper_voices, "VOICE_PACKAGES", ())
+    data = _fetch_voice_pack(tmp_path, speakers=5)
+    out = tmp_path / "ds"
+    argv = ["--phrase", "hey computer", "--out", str(out), "--positives", "10", "--seed", "3"]
+    argv += ["--hard-negatives", "4", "--ambient-minutes", "0", "--background", "0"]
+    argv += ["--rirs", "0", "--engines", "piper", "--voice-packs", "--data-dir", str(data)]
+    argv += ["--timbre-fraction", "0"]  # the tone of each speaker stays as the model made it
+    assert synth_cli.main(argv) == 0
+
+    record = manifest(out)
+    folder = data / "packs" / "test-crowd"
+    assert record["options"]["voice_pack_dirs"] == [str(folder)]
+    assert record["piper"]["models"] == [
+        {"path": "test-crowd/en_US-crowd-medium.onnx", "language": "en-us"}
+        | {"sample_rate_hz": 22050, "speakers": 5}
+    ]
+    positives = [f for f in record["files"] if f["role"] == "positive"]
+    # Positives go to the speakers in turn: each of the five speaks two of the ten.
+    assert sorted(f["voice"] for f in positives) == sorted(
+        f"piper-en_US-crowd-medium-{i}" for i in range(5) for _ in range(2)
+    )
+    for f in record["files"]:
+        assert f["engine"] == "piper" and f["model"] == "test-crowd/en_US-crowd-medium.onnx"
+        speaker = f"piper-en_US-crowd-medium-{f['speaker_id']}"
+        assert f["path"].split("/")[1] == f["voice"] == speaker
+        assert soundfile.info(out / f["path"]).frames == round(1.6 * RATE_HZ)
+    # Speaker ids reach the model: speaker 1's clips are its 550 Hz tone.
+    one = next(f for f in positives if f["speaker_id"] == 1)
+    assert dominant_hz(soundfile.read(out / one["path"])[0]) == pytest.approx(550, abs=15)
+
+    # A wake word of another language: the pack's English voices stay silent, nothing fails.
+    assert PiperVoices.find(None, "de", [folder]) is None
+    german = options(tmp_path / "de", None, language="de", voice_pack_dirs=(folder,), engines=None)
+    notes = find_cast(german).notes
+    assert any(n.startswith("piper: skipped (no piper voice for 'de')") for n in notes), notes
+
+
+@needs_piper
+def test_voice_packs_asked_for_but_none_installed_is_a_user_error(tmp_path, capsys):
+    argv = ["--phrase", "hey computer", "--out", str(tmp_path / "ds"), "--voice-packs"]
+    assert synth_cli.main([*argv, "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "mww-packs fetch piper-libritts-r-medium" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"voice_pack_dirs: .*gone is not a folder"):
+        PiperVoices.find(None, "en", [tmp_path / "gone"])
