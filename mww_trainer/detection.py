@@ -87,17 +87,38 @@ def detect_reference(
     cooldown: int = constants.IGNORE_SLICES_AFTER_DETECTION,
 ) -> list[int]:
     """A line-by-line model of the device loop: slow, obvious, and the test oracle for `detect`."""
-    ring = [0] * window
-    ignore = -initial_cooldown
-    fired = []
-    for index, value in enumerate(int(v) for v in outputs_u8):
-        ring[index % window] = value
-        if value < cutoff_u8:
-            ignore = min(ignore + 1, 0)
-        if ignore < 0:
-            continue
-        if sum(ring) > cutoff_u8 * window:
-            fired.append(index)
-            ring = [0] * window
-            ignore = -cooldown
-    return fired
+    device = DeviceDetector(
+        cutoff_u8=cutoff_u8, window=window, initial_cooldown=initial_cooldown, cooldown=cooldown
+    )
+    return [index for index, value in enumerate(outputs_u8) if device.step(int(value))]
+
+
+class DeviceDetector:
+    """The device's loop one output at a time: what a live stream is decided with."""
+
+    def __init__(
+        self,
+        *,
+        cutoff_u8: int,
+        window: int,
+        initial_cooldown: int = constants.IGNORE_SLICES_AFTER_DETECTION,
+        cooldown: int = constants.IGNORE_SLICES_AFTER_DETECTION,
+    ) -> None:
+        self.cutoff_u8, self.window, self.cooldown = cutoff_u8, window, cooldown
+        self._ring = [0] * window
+        self._index = 0
+        self._ignore = -initial_cooldown
+
+    def step(self, value: int) -> bool:
+        """Takes the next uint8 output; True when the device fires on it."""
+        self._ring[self._index % self.window] = value
+        self._index += 1
+        if value < self.cutoff_u8:
+            self._ignore = min(self._ignore + 1, 0)
+        if self._ignore < 0:
+            return False
+        if sum(self._ring) > self.cutoff_u8 * self.window:
+            self._ring = [0] * self.window
+            self._ignore = -self.cooldown
+            return True
+        return False

@@ -44,17 +44,23 @@ class Outputs:
     hard_negatives: list[np.ndarray]
 
 
-def tflite_outputs(model: bytes, device: DeviceSet) -> Outputs:
-    """Every sequence streamed through the int8 model with the device's int8 features."""
+def tflite_sequence_outputs(model: bytes, seq: np.ndarray) -> np.ndarray:
+    """One feature sequence [frames, 40] streamed through the int8 model: uint8 per slice."""
     from mww_trainer.features import features_to_device_int8
     from mww_trainer.runtime import run_stream_litert
 
+    usable = len(seq) // 3 * 3
+    if usable == 0:
+        return np.zeros(0, np.uint8)
+    slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
+    return np.asarray(run_stream_litert(model, slices), dtype=np.uint8)
+
+
+def tflite_outputs(model: bytes, device: DeviceSet) -> Outputs:
+    """Every sequence streamed through the int8 model with the device's int8 features."""
+
     def run(seq: np.ndarray) -> np.ndarray:
-        usable = len(seq) // 3 * 3
-        if usable == 0:
-            return np.zeros(0, np.uint8)
-        slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
-        return np.asarray(run_stream_litert(model, slices), dtype=np.uint8)
+        return tflite_sequence_outputs(model, seq)
 
     return Outputs(
         [run(s) for s in device.positives],

@@ -48,24 +48,35 @@ def run_stream_tflm(
 
 def run_stream_litert(model_bytes: bytes, int8_slices: np.ndarray) -> np.ndarray:
     """uint8 outputs [n] of LiteRT (BUILTIN_REF kernels), one invoke per slice."""
-    from ai_edge_litert import interpreter as litert
+    return LiteRTStream(model_bytes).run(int8_slices)
 
-    slices = _check_slices(int8_slices)
-    interpreter = litert.Interpreter(
-        model_content=bytes(model_bytes),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-    )
-    interpreter.allocate_tensors()
-    in_details = interpreter.get_input_details()[0]
-    out_details = interpreter.get_output_details()[0]
-    _check_io(in_details["dtype"], out_details["dtype"])
-    shape = tuple(in_details["shape"])
-    out = np.empty(len(slices), dtype=np.uint8)
-    for i, s in enumerate(slices):
-        interpreter.set_tensor(in_details["index"], s.reshape(shape))
-        interpreter.invoke()
-        out[i] = interpreter.get_tensor(out_details["index"]).reshape(-1)[0]
-    return out
+
+class LiteRTStream:
+    """One LiteRT interpreter (BUILTIN_REF kernels) whose model state lasts across calls."""
+
+    def __init__(self, model_bytes: bytes) -> None:
+        from ai_edge_litert import interpreter as litert
+
+        self._interpreter = litert.Interpreter(
+            model_content=bytes(model_bytes),
+            experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
+        )
+        self._interpreter.allocate_tensors()
+        in_details = self._interpreter.get_input_details()[0]
+        out_details = self._interpreter.get_output_details()[0]
+        _check_io(in_details["dtype"], out_details["dtype"])
+        self._input, self._output = in_details["index"], out_details["index"]
+        self._shape = tuple(in_details["shape"])
+
+    def run(self, int8_slices: np.ndarray) -> np.ndarray:
+        """uint8 outputs [n], one invoke per slice of `int8_slices` [n, 3, 40]."""
+        slices = _check_slices(int8_slices)
+        out = np.empty(len(slices), dtype=np.uint8)
+        for i, s in enumerate(slices):
+            self._interpreter.set_tensor(self._input, s.reshape(self._shape))
+            self._interpreter.invoke()
+            out[i] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
+        return out
 
 
 def _check_slices(int8_slices: np.ndarray) -> np.ndarray:
