@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addon.routes import esphome, jobs, packs, projects, samples, system
+from addon.routes import esphome, jobs, packs, projects, samples, system, tryit
 
 
 def setup(app: web.Application) -> None:
-    for module in (system, projects, samples, jobs, esphome, packs):
+    for module in (system, projects, samples, jobs, esphome, packs, tryit):
         app.router.add_routes(module.routes)
     packs.setup(app)
+    tryit.setup(app)
     system.add_static(app)
