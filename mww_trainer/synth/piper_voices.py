@@ -165,7 +165,7 @@ class PiperVoices:
         piper, onnxruntime = import_piper()
         for prefix, root, paths in _other_sources(voice_packs):
             for path in paths:
-                if _label(path) in labels:
+                if _label(path) in labels or _speaks_not(path, language):
                     continue
                 model = _load_model(piper, onnxruntime, root, path)
                 model = replace(model, rel_path=f"{prefix}/{model.rel_path}")
@@ -298,6 +298,15 @@ def _refuse_same_labels(models: list[PiperModel]) -> None:
                 f"synth.piper_voices: {other.path} and {model.path} would both be speaker "
                 f"piper-{_label(model.path)}; rename or remove one of them"
             )
+
+
+def _speaks_not(path: Path, language: str) -> bool:
+    """Whether the config beside ``path`` names another language (a model left unloaded)."""
+    try:
+        voice = json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
+        return not _speaks(str(voice["espeak"]["voice"]), language)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # _load_model says what is wrong with it
 
 
 def _speaks(voice: str, language: str) -> bool:
