@@ -20,6 +20,7 @@ from mww_trainer.evaluate import (
     recommend,
     sweep,
 )
+from mww_trainer.sensitivity import measure_levels
 from mww_trainer.trainset import DeviceSet
 
 # Sliding windows tried when recommending one (the device accepts any window >= 1).
@@ -159,6 +160,13 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
     out_dir = request.output_dir or request.model.parent / "evaluation"
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
     report |= _real_speech(outputs, device.ambient_human, cutoff, window)
+    report["held_out_voices"] = held_out_voices(dataset.select(Role.POSITIVE, split))
+    if outputs.positives and outputs.ambient:
+        measured_on = {
+            key: report[key] for key in ("split", "positives", "hard_negatives", "ambient_hours")
+        } | {"sliding_window_size": window}
+        levels = measure_levels(result, cutoff, measured_on, model=request.model.name)
+        report["sensitivity"] = levels.to_dict()
     report["det_png"] = str(
         write_det_png(
             result, out_dir / "det.png", chosen=result.at(cutoff), title=request.model.name
@@ -206,6 +214,14 @@ def _report(
             "recall": rec.recall,
             "fa_per_hour": rec.fa_per_hour,
         },
+    }
+
+
+def held_out_voices(clips) -> dict:
+    """Who spoke the held-out wake words: engine families, and how many people."""
+    return {
+        "engines": sorted({clip.origin for clip in clips if not clip.human}),
+        "people": len({clip.speaker for clip in clips if clip.human}),
     }
 
 

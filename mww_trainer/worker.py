@@ -44,6 +44,8 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     from mww_trainer.export import ExportRequest, export_model
     from mww_trainer.pipeline import load_dataset, train
     from mww_trainer.representative import representative_from_dataset
+    from mww_trainer.sensitivity import Sensitivity, write_sidecar
+    from mww_trainer.verdict import judge
     from mww_trainer.verify import verify_model
 
     config = load_config_dict(spec["config"], source="job.json")
@@ -65,7 +67,13 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         raise MwwError(f"the exported model fails verification: {failed}")
     on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
     evaluation = evaluate_held_out(config, exported.tflite_path, job_dir, dataset)
+    sensitivity = evaluation.get("sensitivity")
+    if sensitivity is not None:  # the select the ESPHome package offers reads it
+        write_sidecar(Sensitivity.from_dict(sensitivity), exported.manifest_path.parent)
+    warnings = list(outcome.warnings)
     return {
+        "wake_word": config.export.wake_word,
+        "verdict": judge(evaluation, warnings).to_dict(),
         "evaluation": evaluation,
         "tflite": str(exported.tflite_path),
         "manifest": str(exported.manifest_path),
@@ -77,7 +85,7 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         "tensor_arena_size": exported.tensor_arena_size,
         "verify": report.to_dict(),
         "compatible": report.compatible,
-        "warnings": list(outcome.warnings),
+        "warnings": warnings,
     }
 
 

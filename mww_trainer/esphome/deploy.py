@@ -9,10 +9,13 @@ since, remove just our entry).
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mww_trainer.errors import MwwError
 from mww_trainer.esphome import backup as bk
 from mww_trainer.esphome.devices import Device, declared_ids
 from mww_trainer.esphome.errors import (
@@ -22,9 +25,10 @@ from mww_trainer.esphome.errors import (
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND, ConfigCheck, validate_config
 from mww_trainer.esphome.secrets import Redactor
-from mww_trainer.esphome.snippet import ModelNames, package_text
+from mww_trainer.esphome.snippet import WAKE_WORDS_DIR, ModelNames, package_text
 from mww_trainer.esphome.yaml_edit import PackageEntry, add_package, remove_package, unified_diff
 from mww_trainer.manifest import Manifest
+from mww_trainer.sensitivity import Sensitivity, read_sidecar
 from mww_trainer.verify import VerifyReport, verify_model
 
 Verifier = Callable[[Path], VerifyReport]
@@ -87,6 +91,7 @@ class UndoResult:
     backup: Path  # the backup used, renamed to <name>.<time>.undone.yaml
     diff: str
     validated: bool = False
+    removed_folder: Path | None = None  # wake_words/<slug>/, once no device YAML includes it
 
 
 def deploy(
@@ -137,7 +142,7 @@ def plan_deploy(manifest_path: Path, device: Device, *, manifest: Manifest) -> D
     _check_ids(yaml_path, names)
     entry = PackageEntry(names.package_key, names.package_path)
     new_text = add_package(old_text, entry, source=device.yaml_file)
-    package = package_text(manifest, names)
+    package = package_text(manifest, names, _sensitivity(manifest_path, manifest))
     files = {
         names.manifest_file: _read_bytes(manifest_path),
         names.tflite_file: _read_bytes(manifest_path.parent / manifest.model),
@@ -218,12 +223,30 @@ def _validate(plan, swap, saved, options: DeployOptions) -> ConfigCheck | None:
     if not check.ok:
         _roll_back(plan, swap, saved)
         shown = "\n".join(f"  {line}" for line in check.errors)
+        if not _valid_before(plan, options):
+            raise ValidationError(
+                f"ESPHome rejects {plan.device.yaml_file} as it is, without the model too:"
+                f" fix the file (esphome config {plan.device.yaml_file} shows the same), then"
+                f" install again. Nothing was changed.\n{shown}",
+                output=check.errors,
+            )
         raise ValidationError(
             f"ESPHome rejected {plan.device.yaml_file} with {plan.names.package_key} added;"
             f" the file and wake_words/{plan.names.slug}/ are back as they were.\n{shown}",
             output=check.errors,
         )
     return check
+
+
+def _valid_before(plan: DeployPlan, options: DeployOptions) -> bool:
+    """Whether ESPHome accepts the device YAML as it was (run once the edit is rolled back)."""
+    yaml_path = plan.device.yaml_path
+    return validate_config(
+        yaml_path,
+        esphome_command=options.esphome_command,
+        env=options.env,
+        redact=Redactor.for_config(yaml_path.parent, yaml_path),
+    ).ok
 
 
 def _roll_back(plan: DeployPlan, swap: bk.FolderSwap, saved: bk.Backup | None) -> None:
@@ -266,7 +289,26 @@ def undo(
             new = _without_entry(device, saved, current).encode("utf-8")
             method = "removed_entry"
         diff = unified_diff(current.decode("utf-8"), new.decode("utf-8"), device.yaml_file)
-        return _undo_write(device, saved, current, new, method, diff, options)
+        result = _undo_write(device, saved, current, new, method, diff, options)
+        removed = _drop_unused_folder(esphome_dir.resolve(), saved.record.get("include") or "")
+        return dataclasses.replace(result, removed_folder=removed)
+
+
+def _drop_unused_folder(esphome_dir: Path, include: str) -> Path | None:
+    """Remove the model folder deploy wrote once no YAML at the top of the folder includes it;
+    only a folder under wake_words/ that holds our package file."""
+    package = esphome_dir / include
+    folder = package.parent
+    if not include or folder.parent != esphome_dir / WAKE_WORDS_DIR or not package.is_file():
+        return None
+    for yaml_path in [*esphome_dir.glob("*.yaml"), *esphome_dir.glob("*.yml")]:
+        try:
+            if include in yaml_path.read_text(encoding="utf-8", errors="replace"):
+                return None
+        except OSError:
+            return None  # a file we cannot read may include it: keep the folder
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
 
 
 def _without_entry(device: Device, saved: bk.Backup, current: bytes) -> str:
@@ -343,12 +385,21 @@ def _check_platform(device: Device) -> None:
 
 def _check_ids(yaml_path: Path, names: ModelNames) -> None:
     ids = declared_ids(yaml_path, skip_packages={names.package_key})
-    if names.model_id in ids:
-        where = "the file itself" if ids[names.model_id] == "main" else ids[names.model_id]
-        raise DeployError(
-            f"{yaml_path.name} already declares id '{names.model_id}' (in {where}); ESPHome"
-            " ids must be unique. Rename that id, then deploy again"
-        )
+    for ours in (names.model_id, names.sensitivity_id):
+        if ours in ids:
+            where = "the file itself" if ids[ours] == "main" else ids[ours]
+            raise DeployError(
+                f"{yaml_path.name} already declares id '{ours}' (in {where}); ESPHome"
+                " ids must be unique. Rename that id, then deploy again"
+            )
+
+
+def _sensitivity(manifest_path: Path, manifest: Manifest) -> Sensitivity | None:
+    """The levels measured beside the manifest (sensitivity.json), if they are this model's."""
+    try:
+        return read_sidecar(manifest_path, manifest.model)
+    except MwwError as err:
+        raise DeployError(f"not deployed: {err}") from err
 
 
 def _plan_warnings(device: Device) -> list[str]:

@@ -221,4 +221,9 @@ def _model_ids(stdout: str) -> tuple[str, ...] | None:
     models = mww.get("models") if isinstance(mww, CommentedMap) else None
     if not isinstance(models, CommentedSeq):
         return ()
-    return tuple(str(m.get("id")) for m in models if isinstance(m, CommentedMap))
+    # A model without an id is named by its `model:` (its manifest), never "None".
+    return tuple(
+        str(m.get("id") or m.get("model") or "a model without an id")
+        for m in models
+        if isinstance(m, CommentedMap)
+    )

@@ -22,6 +22,14 @@ from mww_trainer.esphome import (
     find_device,
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND
+from mww_trainer.sensitivity import (
+    MODERATELY,
+    SLIGHTLY,
+    VERY,
+    Level,
+    Sensitivity,
+    write_sidecar,
+)
 from mww_trainer.verify import verify_model
 from tests.fakes import esphome_folder
 
@@ -65,11 +73,15 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_deploy_validates_and_the_firmware_source_holds_the_model(folder, manifest, monkeypatch):
+    """With its sensitivity levels beside the manifest: the select sets the cutoff."""
     monkeypatch.setattr(deploy_module, "verify_model", cached_verify)  # real, run once
+    write_sidecar(levels("hey_jarvis.tflite"), manifest.parent)
     device = find_device(folder, "kitchen")
     result = deploy(manifest, device, folder)  # default options: verify + esphome config
 
     assert result.validated and result.model_ids == ("hey_jarvis", "okay_nabu")
+    package = (folder / "wake_words/hey_jarvis/hey_jarvis.package.yaml").read_text()
+    assert 'name: "Wake word sensitivity (Hey Jarvis)"' in package
     assert any("first of 2 models" in w for w in result.warnings)
 
     proc = subprocess.run(
@@ -89,10 +101,22 @@ def test_deploy_validates_and_the_firmware_source_holds_the_model(folder, manife
     # cutoff int(0.97 * 255) = 247, window 5, arena 22860, enabled on first boot
     assert calls["hey_jarvis"] == '247, 5, "Hey Jarvis", 22860, true'
     assert calls["okay_nabu"] == '216, 5, "Okay Nabu", 37000, false'
+    # The select: three options, each setting the model's uint8 cutoff; the default first.
+    assert '"Slightly sensitive", "Moderately sensitive", "Very sensitive"' in main_cpp
+    for cutoff in (251, 247, 230):
+        assert f"hey_jarvis->set_probability_cutoff({cutoff});" in main_cpp
     model = (manifest.with_suffix(".tflite")).read_bytes()
     for start in (0, len(model) // 2, len(model) - 64):
         run = ", ".join(f"0x{b:02X}" for b in model[start : start + 64])
         assert run in main_cpp
+
+
+def levels(model: str) -> Sensitivity:
+    def level(name: str, cutoff_u8: int) -> Level:
+        return Level(name, None, round((cutoff_u8 + 0.5) / 255, 4), cutoff_u8, 0.9, 0.5, 0.1)
+
+    chosen = (level(VERY, 230), level(MODERATELY, 247), level(SLIGHTLY, 251))
+    return Sensitivity(chosen, MODERATELY, {"split": "val"}, model)
 
 
 def test_esphome_rejecting_the_edit_rolls_back_byte_for_byte(folder, manifest):
@@ -123,6 +147,32 @@ def test_a_failing_validator_command_rolls_back(folder, manifest):
     with pytest.raises(ValidationError, match="boom: not today"):
         deploy(manifest, find_device(folder, "kitchen"), folder, options=options)
     assert snapshot(folder) == before
+
+
+def test_a_file_esphome_rejected_before_the_change_is_said_so(folder, manifest):
+    """Only the edited file fails here; a file that fails without us is the user's to fix."""
+    only_ours = 'grep -q mww_ "$2" && { echo "Failed config"; echo "  ours: no"; exit 2; }; exit 0'
+    always = 'echo "Failed config"; echo "  yours: no"; exit 2'
+    for script, expected in (
+        (only_ours, "ESPHome rejected kitchen.yaml with mww_hey_jarvis added"),
+        (always, "ESPHome rejects kitchen.yaml as it is, without the model too"),
+    ):
+        options = DeployOptions(verifier=cached_verify, esphome_command=("sh", "-c", script, "e"))
+        with pytest.raises(ValidationError, match=expected):
+            deploy(manifest, find_device(folder, "kitchen"), folder, options=options)
+
+
+def test_a_model_without_an_id_is_named_by_its_manifest(folder, manifest):
+    """ESPHome prints `id: None` for it; the order warning names its file instead."""
+    printed = (
+        "micro_wake_word:\n  models:\n  - model: wake_words/hey_jarvis/hey_jarvis.json\n"
+        "    id: hey_jarvis\n  - model: models/okay_nabu.json\n"
+    )
+    script = f"printf '{printed}'"
+    options = DeployOptions(verifier=cached_verify, esphome_command=("sh", "-c", script, "e"))
+    result = deploy(manifest, find_device(folder, "kitchen"), folder, options=options)
+    assert result.model_ids == ("hey_jarvis", "models/okay_nabu.json")
+    assert "None" not in " ".join(result.warnings)
 
 
 def test_cli_preview_decline_accept_and_undo(folder, manifest, monkeypatch, capsys):

@@ -147,6 +147,9 @@ def test_undo_restores_byte_for_byte(folder, manifest):
     assert result.method == "restored"
     assert (folder / "kitchen.yaml").read_bytes() == original
     assert "-packages:" in result.diff
+    # No device includes the model any more: its folder goes too (wake_words/ stays).
+    assert result.removed_folder == folder.resolve() / "wake_words" / "hey_jarvis"
+    assert not result.removed_folder.exists()
     assert result.backup.name.endswith(".undone.yaml") and result.backup.read_bytes() == original
     with pytest.raises(DeployError, match="nothing to undo"):
         undo(device, folder, options=FAST)
@@ -173,8 +176,9 @@ def test_undo_of_two_deploys_goes_back_one_at_a_time(folder, manifest):
     time.sleep(0.001)
     deploy(manifest.with_name("alexa.json"), device, folder, options=FAST)
 
-    undo(device, folder, options=FAST)
+    assert undo(device, folder, options=FAST).removed_folder.name == "alexa"
     assert (folder / "kitchen.yaml").read_bytes() == after_first
+    assert (folder / "wake_words" / "hey_jarvis").is_dir()  # still included
     undo(device, folder, options=FAST)
     assert (folder / "kitchen.yaml").read_bytes() == original
 
