@@ -83,10 +83,14 @@ class JobSummary:
     progress_percent: float | None = None  # 0..100 while running
     stage: str | None = None  # e.g. "features", "train"
     finished_at: str | None = None  # ISO 8601 UTC; filled in when the job ends
+    verdict: dict[str, Any] | None = None  # mww_trainer.verdict's, once a model is trained
 
     def status_payload(self) -> dict[str, Any]:
         """The job's state and result: the status topic's message."""
+        verdict = self.verdict or {}
         return self._identity() | {
+            "verdict": verdict.get("label"),
+            "verdict_headline": verdict.get("headline"),
             "metrics": self.metrics,
             "model_path": None if self.model_path is None else str(self.model_path),
             "duration_s": self.duration_s,

@@ -79,11 +79,16 @@ def format_notification(summary: JobSummary) -> tuple[str, str]:
     """Title and Markdown message for Home Assistant's persistent notification."""
     word = summary.wake_word
     if summary.state in SUCCESS_STATES:
-        title = f"Wake word “{word}” is trained"
+        verdict = summary.verdict or {}
+        label = f": {verdict['label']}" if verdict.get("label") else ""
+        title = f"Wake word “{word}” is trained{label}"
         lines = [f"Training finished{_took(summary.duration_s)}."]
-        lines += [
-            f"- {name}: {_number(value)}" for name, value in list(summary.metrics.items())[:8]
-        ]
+        if verdict:
+            lines += _verdict_lines(verdict)
+        else:
+            lines += [
+                f"- {name}: {_number(value)}" for name, value in list(summary.metrics.items())[:8]
+            ]
         if summary.model_path:
             lines.append(f"\nModel: `{summary.model_path}`")
     else:
@@ -93,6 +98,16 @@ def format_notification(summary: JobSummary) -> tuple[str, str]:
             lines.append(f"\n{summary.error}")
     lines.append(f"\nJob {summary.job_id}; open the Wake word trainer panel for details.")
     return title, "\n".join(lines)
+
+
+def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
+    """The verdict (mww_trainer.verdict), its figures and what to do, as Markdown lines."""
+    lines = [f"\n**{verdict.get('headline', '')}**", ""]
+    lines += [f"- {f['text']} ({f['measured_on']})" for f in verdict.get("figures") or []]
+    actions = verdict.get("actions") or []
+    if actions:
+        lines += ["", "What to do:", *(f"- {action}" for action in actions)]
+    return lines
 
 
 class JobNotifier:
@@ -186,11 +201,22 @@ async def _notifications(app: web.Application) -> AsyncIterator[None]:
 
 def _listen(app: web.Application, notifier: JobNotifier) -> None:
     """Training jobs' progress and ends reach the notifier (synthesis and flashing do not)."""
-    from addon.app import ON_JOB_FINISHED, ON_JOB_PROGRESS
+    from addon.app import ON_JOB_FINISHED, ON_JOB_PROGRESS, STORE
+
+    phrases: dict[str, str] = {}  # slug -> the wake word as the user typed it
+
+    async def phrase_of(job: Any) -> str | None:
+        slug = job.project_slug
+        if slug not in phrases:
+            project = await app[STORE].get_project(slug)
+            if project is None:
+                return None
+            phrases[slug] = project.phrase
+        return phrases[slug]
 
     async def on_finished(job: Any) -> None:
         if getattr(job, "kind", "train") == "train":
-            summary = summary_from_job(job)
+            summary = summary_from_job(job, phrase=await phrase_of(job))
             if summary.state in SUCCESS_STATES:  # the progress sensor ends at 100 %
                 summary = dataclasses.replace(summary, progress_percent=100.0, stage="done")
             await notifier.job_finished(summary)
@@ -198,7 +224,7 @@ def _listen(app: web.Application, notifier: JobNotifier) -> None:
     async def on_progress(job: Any, progress: dict[str, Any]) -> None:
         if getattr(job, "kind", "train") == "train":
             summary = dataclasses.replace(
-                summary_from_job(job),
+                summary_from_job(job, phrase=await phrase_of(job)),
                 progress_percent=progress_percent(progress),
                 stage=progress.get("stage") or None,
             )
@@ -208,18 +234,21 @@ def _listen(app: web.Application, notifier: JobNotifier) -> None:
     app[ON_JOB_PROGRESS].append(on_progress)
 
 
-def summary_from_job(job: Any) -> JobSummary:
-    """A JobSummary from the web app's job record (addon.store.Job) and its worker result."""
+def summary_from_job(job: Any, *, phrase: str | None = None) -> JobSummary:
+    """A JobSummary from the web app's job record (addon.store.Job) and its worker result.
+
+    `phrase`: the wake word as the user typed it (the project's); without it, the one the
+    worker reports, and only then the slug.
+    """
     result = getattr(job, "result", None) or {}
-    spec = getattr(job, "spec", None) or {}
-    export = (spec.get("config") or {}).get("export") or {}
     slug = job.project_slug
     started, finished = getattr(job, "started_at", None), getattr(job, "finished_at", None)
     return JobSummary(
         job_id=str(job.id),
         slug=slug,
-        wake_word=export.get("wake_word") or spec.get("wake_word") or slug.replace("_", " "),
+        wake_word=phrase or result.get("wake_word") or slug.replace("_", " "),
         state=job.state,
+        verdict=result.get("verdict"),
         metrics=dict(result.get("metrics") or {}),
         model_path=result.get("tflite"),
         duration_s=round(finished - started, 1) if started and finished else None,

@@ -237,7 +237,7 @@ async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path,
     )
     app = create_app(settings, plugins=[notify.setup], worker_command=(sys.executable, str(worker)))
     client = await aiohttp_client(app)
-    assert (await client.post("/api/projects", json={"phrase": "hey progress"})).status == 201
+    assert (await client.post("/api/projects", json={"phrase": "Hey Progress"})).status == 201
     project = await app[LIBRARY].project("hey_progress")
     with Subscriber(broker.port, ["mww_test_p/hey_progress/#"]) as sub:
         request = train_request({"preset": "fast_test"}, settings.default_preset)
@@ -248,6 +248,6 @@ async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path,
         finished = await asyncio.to_thread(sub.wait_for, "mww_test_p/hey_progress/status", count=2)
     body = json.loads(progress[0].payload)
     assert (body["state"], body["stage"], body["percent"]) == ("running", "train", 25.0)
-    assert body["job_id"] == str(job.id) and body["wake_word"] == "hey progress"
+    assert body["job_id"] == str(job.id) and body["wake_word"] == "Hey Progress"
     assert json.loads(status[0].payload)["state"] == "running"
     assert json.loads(finished[-1].payload)["state"] == "cancelled"

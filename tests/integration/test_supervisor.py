@@ -13,6 +13,7 @@ import pytest
 from addon.mqtt import JobSummary, MqttNotifier
 from addon.notify import JobNotifier, format_notification, resolve_mqtt_settings
 from addon.supervisor import SupervisorClient, SupervisorError
+from mww_trainer.verdict import judge
 from tests.fakes.fake_supervisor import FakeSupervisor
 from tests.fakes.mosquitto import (
     MOSQUITTO_MISSING,
@@ -177,6 +178,22 @@ def test_notification_text():
     assert "in 42 s" in message and "the streaming model disagrees" in message
 
 
+def test_the_notification_gives_the_verdict_with_its_figures_and_what_to_do():
+    evaluation = {
+        "positives": 200,
+        "hard_negatives": 100,
+        "ambient_hours": 54 / 3600,
+        "at_cutoff": {"recall": 0.94, "fa_per_hour": 0.0, "hard_negative_rate": 0.12},
+    }
+    verdict = judge(evaluation).to_dict()
+    title, message = format_notification(summary(verdict=verdict))
+    assert title == "Wake word “Okay Nabu” is trained: Not ready"
+    assert "**Not ready — false wakes were measured on only 54 s**" in message
+    assert "- woke on 188 of 200 held-out wake words (94 %) (200 wake words spoken by" in message
+    assert "What to do:\n- generate more other speech" in message
+    assert "recall: 0.95" not in message  # the verdict's figures replace the raw metrics
+
+
 @pytest.mark.asyncio
 async def test_a_failed_notification_is_reported_not_raised():
     async with supervisor(token="wrong") as (_fake, client):
@@ -230,7 +247,8 @@ async def test_the_web_app_plugin_wires_it_all(tmp_path, monkeypatch):
     from aiohttp.test_utils import TestServer
 
     from addon import notify
-    from addon.app import ON_JOB_FINISHED, create_app
+    from addon.app import ON_JOB_FINISHED, STORE, create_app
+    from addon.jobspec import train_request
     from addon.settings import Settings
 
     broker = Mosquitto(tmp_path / "mosquitto", users={"addons": "generated-secret"}).start()
@@ -247,10 +265,21 @@ async def test_the_web_app_plugin_wires_it_all(tmp_path, monkeypatch):
             async with TestServer(app):
                 notifier = app[notify.NOTIFIER]
                 wait_until(lambda: notifier.mqtt.connected, what="MQTT to connect")
+                # As the store keeps it: the spec is the request, the phrase is the project's.
+                await app[STORE].create_project(
+                    {
+                        "slug": "hey_casa",
+                        "phrase": "Hey Casa",
+                        "language": "en",
+                        "author": "t",
+                        "website": None,
+                    }
+                )
                 job = SimpleNamespace(
                     id=12, project_slug="hey_casa", kind="train", state="succeeded",
-                    spec={"config": {"export": {"wake_word": "Hey Casa"}}},
-                    result={"tflite": "/data/x/hey_casa.tflite", "metrics": {"recall": 0.9}},
+                    spec=train_request({}, "fast_test"),
+                    result={"tflite": "/data/x/hey_casa.tflite", "metrics": {"recall": 0.9},
+                            "verdict": judge(None).to_dict()},
                     started_at=1000.0, finished_at=1600.0, error=None,
                 )  # fmt: skip
                 for callback in app[ON_JOB_FINISHED]:
@@ -258,7 +287,7 @@ async def test_the_web_app_plugin_wires_it_all(tmp_path, monkeypatch):
                 wait_until(lambda: notifier.mqtt.pending == 0, what="the broker to acknowledge")
             assert fake.ingress_panel is True
             (call,) = fake.calls(NOTIFY_PATH)
-        assert call.body["title"] == "Wake word “Hey Casa” is trained"
+        assert call.body["title"] == "Wake word “Hey Casa” is trained: Not ready"
         with Subscriber(
             broker.port, ["mww_trainer/hey_casa/#"], username="addons", password="generated-secret"
         ) as sub:
@@ -267,5 +296,6 @@ async def test_the_web_app_plugin_wires_it_all(tmp_path, monkeypatch):
         assert (body["job_id"], body["duration_s"], body["model_path"]) == (
             "12", 600.0, "/data/x/hey_casa.tflite",
         )  # fmt: skip
+        assert (body["wake_word"], body["verdict"]) == ("Hey Casa", "Not ready")
     finally:
         broker.stop()
