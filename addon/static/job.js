@@ -2,6 +2,7 @@
 import { api } from './api.js';
 import { eta, fmt, h, toast } from './dom.js';
 import { installSection } from './install.js';
+import { trySection } from './try.js';
 
 const TITLES = { train: 'Training', synth: 'Sample generation', flash: 'Compile & flash' };
 const ESPHOME_STAGES = new Set(['compile', 'upload']); // a flash job: every line is ESPHome's log
@@ -117,7 +118,7 @@ export function jobView(root, id) {
           h('ul', { class: 'checks', id: 'verify' }, checks.map((c) => h('li', { class: c.ok ? 'ok' : 'fail' },
             h('strong', { text: `${c.ok ? '✓' : '✗'} ${c.name}` }), ` ${c.detail}`))))),
       data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null),
-    installSection(data));
+    trySection(data), installSection(data));
   }
 
   async function refresh() {

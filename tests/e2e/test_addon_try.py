@@ -1,0 +1,82 @@
+"""'Try it' in headless Chromium: the fake microphone says the model's wake word, the page
+shows "Heard it!"; a recording of other speech, tried as a file, is not heard.
+
+The trained job holds the official hey_jarvis model, as the install tests' job does; the
+microphone plays piper saying "hey jarvis" in a loop. The panel is served under an ingress-like
+prefix, so the websocket and the upload go through relative URLs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from addon.app import create_app
+from addon.settings import Settings
+from tests.fakes.esphome_install import fake_trained_job
+from tests.fakes.try_audio import say_hey_jarvis
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
+PREFIX = "/api/hassio_ingress/e2e_try/"
+
+
+@pytest.fixture(scope="module")
+def fake_microphone_wav(tmp_path_factory) -> Path:
+    """What the browser fixture's microphone plays, on a loop: "hey jarvis"."""
+    return say_hey_jarvis(tmp_path_factory.mktemp("try_mic") / "hey_jarvis.wav", tail_s=2.0)
+
+
+async def choose_file(page, selector: str, path: Path) -> None:
+    document = await page.send("DOM.getDocument")
+    node = await page.send(
+        "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector}
+    )
+    await page.send("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node["nodeId"]})
+
+
+async def test_the_model_is_heard_live_and_other_speech_is_not(
+    aiohttp_server, browser, tmp_path, speech_wav, fake_microphone_wav
+):
+    pytest.importorskip("pymicro_wakeword")
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    root = web.Application()
+    root.add_subapp(PREFIX, app)
+    server = await aiohttp_server(root)
+    job = await fake_trained_job(app)
+    page = browser
+    await page.open(f"{server.make_url(PREFIX)}#/job/{job.id}")
+    try:
+        await page.click("#try-start")
+        await page.wait("document.querySelector('#try-status').textContent.includes('cutoff 0.97')")
+        heard = "document.querySelector('#try-wakes li')"
+        text = await page.wait(f"{heard} && {heard}.textContent", timeout=40)
+        assert text.startswith("Heard it! at ")
+        drawn = await page.evaluate(
+            "(() => { const c = document.querySelector('#try-trace');"
+            " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+            " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
+        )
+        assert drawn > 500, "the probability trace should be drawn"
+        await page.screenshot(tmp_path / "try_live.png")
+        await page.click("#try-stop")
+        assert (await page.text("#try-status")).startswith("Stopped. Heard")
+
+        # Other speech ("hey computer" by espeak-ng), tried as a file: not heard.
+        await choose_file(page, "#try-file", speech_wav)
+        await page.click("#try-file-go")
+        verdict = "document.querySelector('#try-file-verdict')"
+        other = await page.wait(f"{verdict} && {verdict}.textContent")
+        assert other.startswith(f"Not heard in {speech_wav.name}")
+        await choose_file(page, "#try-file", fake_microphone_wav)
+        await page.click("#try-file-go")
+        words = await page.wait(
+            f"{verdict} && {verdict}.textContent.startsWith('Heard') && {verdict}.textContent"
+        )
+        assert words.startswith("Heard it in hey_jarvis.wav: ")
+        await page.screenshot(tmp_path / "try_file.png")
+    except BaseException:
+        await page.screenshot(tmp_path / "try_failure.png")
+        print("browser console:", *page.console[-20:], sep="\n  ")
+        raise
