@@ -36,17 +36,21 @@ async def choose_file(page, selector: str, path: Path) -> None:
     await page.send("DOM.setFileInputFiles", {"files": [str(path)], "nodeId": node["nodeId"]})
 
 
+async def open_trained_job(aiohttp_server, page, data_dir: Path) -> None:
+    """The panel under the ingress-like prefix, showing a trained job's result page."""
+    panel = create_app(Settings(data_dir=data_dir))
+    root = web.Application()
+    root.add_subapp(PREFIX, panel)
+    url = (await aiohttp_server(root)).make_url(PREFIX)
+    await page.open(f"{url}#/job/{(await fake_trained_job(panel)).id}")
+
+
 async def test_the_model_is_heard_live_and_other_speech_is_not(
     aiohttp_server, browser, tmp_path, speech_wav, fake_microphone_wav
 ):
     pytest.importorskip("pymicro_wakeword")
-    app = create_app(Settings(data_dir=tmp_path / "data"))
-    root = web.Application()
-    root.add_subapp(PREFIX, app)
-    server = await aiohttp_server(root)
-    job = await fake_trained_job(app)
     page = browser
-    await page.open(f"{server.make_url(PREFIX)}#/job/{job.id}")
+    await open_trained_job(aiohttp_server, page, tmp_path / "data")
     try:
         await page.click("#try-start")
         await page.wait("document.querySelector('#try-status').textContent.includes('cutoff 0.97')")
