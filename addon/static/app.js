@@ -3,6 +3,7 @@
 import { api, connectLive } from './api.js';
 import { $, FLAG_TEXT, LABEL_NAMES, errorBox, field, h, seconds, select, showError, toast, when } from './dom.js';
 import { jobView } from './job.js';
+import { verdictBadge } from './verdict.js';
 import { packsNotice, packsSection, voicesNotice } from './packs.js';
 import { recordTab } from './record.js';
 
@@ -239,7 +240,7 @@ function jobsTable(jobs) {
     h('tr', {}, ['Job', 'Kind', 'State', 'Started', 'By'].map((t) => h('th', { text: t }))),
     jobs.map((j) => h('tr', { 'data-id': j.id },
       h('td', {}, h('a', { href: `#/job/${j.id}`, text: `#${j.id}` })), h('td', { text: j.kind }),
-      h('td', {}, h('span', { class: `state ${j.state}`, text: j.state })), h('td', { text: when(j.started_at || j.created_at) }),
+      h('td', {}, h('span', { class: `state ${j.state}`, text: j.state }), verdictBadge(j.result && j.result.verdict)), h('td', { text: when(j.started_at || j.created_at) }),
       h('td', { text: j.created_by || '–' }))));
 }
 

@@ -2,6 +2,8 @@
 import { api } from './api.js';
 import { eta, fmt, h, toast } from './dom.js';
 import { installSection } from './install.js';
+import { stageBars } from './stages.js';
+import { detailsBox, figuresTable, levelsTable, verdictBox } from './verdict.js';
 import { trySection } from './try.js';
 
 const TITLES = { train: 'Training', synth: 'Sample generation', flash: 'Compile & flash' };
@@ -10,7 +12,7 @@ const ESPHOME_STAGES = new Set(['compile', 'upload']); // a flash job: every lin
 export function jobView(root, id) {
   const title = h('h1', { text: `Job #${id}` });
   const stateBadge = h('span', { id: 'job-state', class: 'state' });
-  const bar = h('progress', { id: 'job-progress', max: 1, value: 0 });
+  const barHolder = h('div', { id: 'job-progress' });
   const stage = h('div', { id: 'job-stage', class: 'muted' });
   const facts = h('dl', { id: 'job-facts', class: 'facts' });
   const validation = h('div', { id: 'job-validation' });
@@ -22,11 +24,13 @@ export function jobView(root, id) {
   const log = h('pre', { id: 'log', class: 'log' });
   const logBox = h('details', {}, h('summary', { text: 'Worker log' }), log);
   logBox.addEventListener('toggle', () => { if (logBox.open) loadLog(); });
-  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, bar, stage, facts, validation, cancel, retry, failure),
+  root.append(h('div', { class: 'job-head' }, title, stateBadge), h('div', { class: 'card' }, barHolder, stage, facts, validation, cancel, retry, failure),
     results, h('div', { class: 'card' }, h('h2', { text: 'Progress log' }), events, logBox));
   let job = null;
   let lastEvent = 0;
   const lines = [];
+  let stages = null; // made once the job's kind is known
+  const early = []; // events that came before it
 
   cancel.addEventListener('click', async () => {
     if (!confirm('Cancel this job?')) return;
@@ -43,6 +47,7 @@ export function jobView(root, id) {
     for (const e of list) {
       if (e.id && e.id <= lastEvent) continue;
       lastEvent = Math.max(lastEvent, e.id || 0);
+      if (stages) stages.add(e); else early.push(e);
       const previous = lines[lines.length - 1];
       const esphome = ESPHOME_STAGES.has(e.stage);
       const text = esphome ? e.message : `${e.stage}: ${e.message || ''}${e.total ? ` (${e.done}/${e.total})` : ''}`;
@@ -57,7 +62,7 @@ export function jobView(root, id) {
 
   function showProgress(p) {
     if (!p) return;
-    bar.value = p.total_steps ? p.step / p.total_steps : p.fraction;
+    if (stages) stages.trainingEta(p.eta_s);
     stage.textContent = `${p.stage}${p.message ? `: ${p.message.split('\n')[0]}` : ''}`;
     const rows = [];
     if (p.total_steps) rows.push(['Step', `${p.step} / ${p.total_steps}`]);
@@ -74,6 +79,11 @@ export function jobView(root, id) {
 
   function showJob(data) {
     job = data;
+    if (!stages) {
+      stages = stageBars(data.kind);
+      barHolder.replaceChildren(stages.root);
+      early.splice(0).forEach((e) => stages.add(e));
+    }
     title.textContent = `${TITLES[data.kind] || data.kind} #${data.id} · ${data.project_slug}`;
     stateBadge.textContent = data.state;
     stateBadge.className = `state ${data.state}`;
@@ -82,6 +92,7 @@ export function jobView(root, id) {
     failure.hidden = !data.error;
     failure.textContent = data.error || '';
     if (data.progress) showProgress(data.progress);
+    stages.finish(data.state);
     if (data.state === 'succeeded') showResults(data);
     else if (data.kind === 'flash' && ['failed', 'cancelled'].includes(data.state)) showFlashEnd(data, false);
   }
@@ -105,19 +116,11 @@ export function jobView(root, id) {
         h('a', { class: 'button', href: `#/p/${data.project_slug}/samples` }, 'See the samples')));
       return;
     }
-    const metrics = r.metrics || {};
-    const checks = (r.verify && r.verify.checks) || [];
+    const verdict = r.verdict;
     results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Your model' }),
+      verdictBox(verdict), figuresTable(verdict), levelsTable((r.evaluation || {}).sensitivity),
       h('p', {}, h('a', { class: 'button', id: 'download', href: `api/jobs/${data.id}/download`, download: `${data.project_slug}_job${data.id}.zip` }, 'Download model (.tflite + manifest + ESPHome YAML)')),
-      h('p', { class: 'muted', text: `Probability cutoff ${fmt(r.cutoff)} · tensor arena ${r.tensor_arena_size} bytes · best step ${r.best_step} of ${r.steps}` }),
-      (r.warnings || []).length ? h('ul', { class: 'warnings', id: 'voice-warnings' }, r.warnings.map((w) => h('li', { text: w }))) : null,
-      h('div', { class: 'columns' },
-        h('table', { class: 'metrics', id: 'metrics' }, h('caption', { text: 'Metrics of the chosen checkpoint' }),
-          Object.entries(metrics).map(([k, v]) => h('tr', {}, h('th', { text: k.replaceAll('_', ' ') }), h('td', { text: fmt(v) })))),
-        h('div', {}, h('h3', { text: r.compatible ? 'Device checks: all passed' : 'Device checks: problems found' }),
-          h('ul', { class: 'checks', id: 'verify' }, checks.map((c) => h('li', { class: c.ok ? 'ok' : 'fail' },
-            h('strong', { text: `${c.ok ? '✓' : '✗'} ${c.name}` }), ` ${c.detail}`))))),
-      data.has_det ? h('img', { class: 'det', alt: 'DET curve', src: `api/jobs/${data.id}/det.png` }) : null),
+      detailsBox(data)),
     trySection(data), installSection(data));
   }
 

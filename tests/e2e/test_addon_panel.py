@@ -158,6 +158,21 @@ async def test_install_on_device_then_undo_then_flash(
     page = browser
     await page.open(f"{server.make_url(PREFIX)}#/job/{job.id}")
     try:
+        # The verdict, its figures with what they were measured on, and the three levels.
+        await page.wait("document.querySelector('#verdict')")
+        headline = await page.text("#verdict-headline")
+        assert headline == "Usable — trained on synthetic wake words only", headline
+        figures = await page.text("#metrics")
+        assert "woke on 188 of 200 held-out wake words (94 %)" in figures
+        assert "festival, a speech engine it never heard" in figures
+        levels = await page.evaluate(
+            "[...document.querySelectorAll('#sensitivity tr[data-level]')].map(r => r.innerText)"
+        )
+        assert [row.split("\t")[:2] for row in levels] == [
+            ["Slightly sensitive", "0.986"],
+            ["Moderately sensitive (default)", "0.971"],
+            ["Very sensitive", "0.904"],
+        ]
         await page.wait("document.querySelector('#install-device')")
         chosen = await page.evaluate(
             "document.querySelector('#install-device').selectedOptions[0].text"
@@ -169,6 +184,7 @@ async def test_install_on_device_then_undo_then_flash(
         await page.click("#install-undo")
         await page.wait("document.querySelector('#install-undone')")
         assert (folder / "kitchen.yaml").read_bytes() == original
+        assert not (folder / "wake_words" / "hey_jarvis").exists()
 
         await preview_and_install(page)
         await page.click("#install-flash")  # a flash job: its page shows ESPHome's log live
@@ -177,6 +193,12 @@ async def test_install_on_device_then_undo_then_flash(
         assert "needs internet access" in await page.text("#job-error")
         assert "Not flashed" in await page.text("#results")  # with a way back to the model
         assert (await page.text("h1")).startswith("Compile & flash #2")
+        failed = "document.querySelector('#stages .stage-row.failed')"
+        assert await page.evaluate(f"{failed}.dataset.stage") == "compile"
+        assert await page.evaluate(f"{failed}.querySelector('progress').value") < 1
+        await page.open(f"{server.make_url(PREFIX)}#/p/hey_jarvis/jobs")
+        await page.wait("document.querySelector('#jobs .verdict-badge')")
+        assert await page.text("#jobs tr[data-id='1'] .verdict-badge") == "Usable"
         await page.screenshot(tmp_path / "flash_job.png")
     except BaseException:
         await page.screenshot(tmp_path / "install_failure.png")
@@ -191,6 +213,7 @@ async def preview_and_install(page) -> None:
         "[...document.querySelectorAll('#install-plan .diff .add')].map(e => e.textContent)"
     )
     assert "+  mww_hey_jarvis: !include wake_words/hey_jarvis/hey_jarvis.package.yaml\n" in added
+    assert '+    name: "Wake word sensitivity (Hey Jarvis)"\n' in added
     assert "first of 2 models" in await page.text("#install-plan .warnings")
     await page.click("#install-apply")
     await page.wait("document.querySelector('#install-result')", timeout=60)

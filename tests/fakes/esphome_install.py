@@ -18,6 +18,8 @@ from aiohttp import web
 from addon.app import LIBRARY, STORE
 from addon.jobspec import train_request
 from addon.store import Job
+from mww_trainer.sensitivity import MODERATELY, SLIGHTLY, VERY, Sensitivity, write_sidecar
+from mww_trainer.verdict import judge
 from tests.fakes.esphome_folder import esphome_folder, official_models_dir
 
 __all__ = ["esphome_folder", "fake_trained_job", "no_internet", "official_models_dir"]
@@ -36,7 +38,11 @@ async def fake_trained_job(app: web.Application, model: str = "hey_jarvis") -> J
     export.mkdir(parents=True)
     shutil.copy(official_models_dir() / f"{model}.json", export / "manifest.json")
     shutil.copy(official_models_dir() / f"{model}.tflite", export / f"{model}.tflite")
+    evaluation = held_out_evaluation(f"{model}.tflite")
+    write_sidecar(Sensitivity.from_dict(evaluation["sensitivity"]), export)
     result = {
+        "verdict": judge(evaluation, ["trained on synthetic wake words only: record it"]).to_dict(),
+        "evaluation": evaluation,
         "manifest": str(export / "manifest.json"),
         "tflite": str(export / f"{model}.tflite"),
         "compatible": True,
@@ -51,6 +57,29 @@ async def fake_trained_job(app: web.Application, model: str = "hey_jarvis") -> J
     return await store.update_job(
         job.id, state="succeeded", result=result, started_at=now - 60, finished_at=now
     )
+
+
+def held_out_evaluation(model: str) -> dict:
+    """What the worker's held-out evaluation reports, with its three sensitivity levels."""
+
+    def level(name: str, cutoff_u8: int, recall: float, fa: float) -> dict:
+        cutoff = round((cutoff_u8 + 0.5) / 255, 4)
+        return {"name": name, "target_fa_per_hour": None, "cutoff": cutoff,
+                "cutoff_u8": cutoff_u8, "recall": recall, "fa_per_hour": fa,
+                "hard_negative_rate": 0.1}  # fmt: skip
+
+    levels = [level(VERY, 230, 0.97, 0.9), level(MODERATELY, 247, 0.94, 0.4),
+              level(SLIGHTLY, 251, 0.9, 0.1)]  # fmt: skip
+    return {
+        "split": "val", "positives": 200, "hard_negatives": 100, "ambient_hours": 3.1,
+        "cutoff": 0.97, "sliding_window_size": 5,
+        "at_cutoff": {"recall": 0.94, "fa_per_hour": 0.4, "hard_negative_rate": 0.1},
+        "real_speech_hours": 1.2, "real_speech_false_accepts": 0,
+        "real_speech_fa_per_hour": 0.0,
+        "held_out_voices": {"engines": ["festival"], "people": 0},
+        "sensitivity": {"version": 1, "model": model, "default": MODERATELY,
+                        "measured_on": {"split": "val"}, "levels": levels},
+    }  # fmt: skip
 
 
 def no_internet(monkeypatch: pytest.MonkeyPatch, site_dir: Path, *, fast: bool) -> None:
