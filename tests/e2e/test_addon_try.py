@@ -20,6 +20,8 @@ from tests.fakes.try_audio import say_hey_jarvis
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 PREFIX = "/api/hassio_ingress/e2e_try/"
+REFUSE_MICROPHONE = """navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));"""
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,35 @@ async def test_the_model_is_heard_live_and_other_speech_is_not(
         await page.screenshot(tmp_path / "try_failure.png")
         print("browser console:", *page.console[-20:], sep="\n  ")
         raise
+
+
+async def test_a_blocked_microphone_is_explained(aiohttp_server, browser, tmp_path):
+    pytest.importorskip("pymicro_wakeword")
+    page = browser
+    # What a page sees when the user (or a site setting) refuses the microphone. Chromium's
+    # fake-UI flag grants every request, so the refusal is played by the page's API itself.
+    await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": REFUSE_MICROPHONE})
+    await open_trained_job(aiohttp_server, page, tmp_path / "data")
+    await page.click("#try-start")
+    status = "document.querySelector('#try-status')"
+    message = await page.wait(f"{status}.className === 'error' && {status}.textContent")
+    assert message.startswith("The browser blocked the microphone for this page. Allow it")
+    assert await page.evaluate("!document.querySelector('#try-start').hidden")
+    assert await page.evaluate("document.querySelector('#try-mic-problem') === null")
+
+
+async def test_an_insecure_page_says_why_and_offers_a_recording(aiohttp_server, browser, tmp_path):
+    # As over plain HTTP from another machine (recordingProblem() reads isSecureContext; the
+    # record tab's test opens a real LAN address).
+    pytest.importorskip("pymicro_wakeword")
+    page = browser
+    insecure = "Object.defineProperty(window, 'isSecureContext', {value: false});"
+    await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": insecure})
+    await open_trained_job(aiohttp_server, page, tmp_path / "data")
+    notice = await page.wait(
+        "document.querySelector('#try-mic-problem') &&"
+        " document.querySelector('#try-mic-problem').textContent"
+    )
+    assert "only to HTTPS pages" in notice and "try a recording below" in notice
+    assert await page.evaluate("document.querySelector('#try-start').disabled")
+    assert await page.evaluate("!!document.querySelector('#try-file-go')")
