@@ -122,13 +122,13 @@ async def score_file(
             ) from None
         await process.wait()
     if result is None or result.get("type") == "error":
-        reason = (result or {}).get("error") or _last_line(log_dir / LOG_NAME)
+        reason = (result or {}).get("error") or last_line(log_dir / LOG_NAME)
         reason = reason.replace(str(path), shown_name).replace(path.name, shown_name)
         raise UserError(400, f"{shown_name} could not be scored: {reason}")
     return result
 
 
-def _last_line(path: Path) -> str:
+def last_line(path: Path) -> str:
     """The scorer's own explanation: the last line it wrote to its log."""
     try:
         lines = path.read_text("utf-8", "replace").strip().splitlines()

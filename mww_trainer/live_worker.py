@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = _private_stdout()
     _limit_memory()
-    scorer = LiveScorer.from_manifest(args.manifest)
+    try:
+        scorer = LiveScorer.from_manifest(args.manifest)
+    except (MwwError, OSError, ValueError) as exc:  # the caller shows the last line of stderr
+        print(f"cannot load the model: {exc}", file=sys.stderr)
+        return 2
     if args.file:
         try:
             _emit(out, score_file(scorer, args.file))

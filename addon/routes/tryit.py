@@ -22,7 +22,7 @@ from addon.errors import UserError, bad_request, conflict, not_found
 from addon.results import EXPORT_DIR
 from addon.routes.common import int_param
 from addon.routes.uploads import receive
-from addon.tryit import TrySessions, check_rate, read_message, score_file
+from addon.tryit import LOG_NAME, TrySessions, check_rate, last_line, read_message, score_file
 
 TRY_SESSIONS = web.AppKey("try_sessions", TrySessions)
 MAX_FRAME_BYTES = 1 << 20  # one websocket frame of PCM (about 10 s at 48 kHz)
@@ -66,7 +66,8 @@ async def _relay(ws: web.WebSocketResponse, process, sessions: TrySessions, log_
     except TimeoutError:
         ready = None
     if ready is None:
-        raise UserError(500, "the model could not be loaded to listen: see try.log in the job")
+        reason = last_line(log_dir / LOG_NAME)
+        raise UserError(500, f"the model could not be loaded to listen: {reason}")
     await ws.send_json(ready)
     forward = asyncio.create_task(_forward(ws, process))
     try:

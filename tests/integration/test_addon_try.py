@@ -112,6 +112,10 @@ async def test_only_a_finished_training_can_be_tried(client):
     job = await fake_trained_job(client.server.app)
     async with client.ws_connect(f"/api/jobs/{job.id}/try/ws?rate=12") as ws:
         assert "rate" in (await ws.receive_json(timeout=10))["error"]
+    Path(job.result["tflite"]).write_bytes(b"not a model")
+    async with client.ws_connect(f"/api/jobs/{job.id}/try/ws?rate=16000") as ws:
+        error = (await ws.receive_json(timeout=60))["error"]
+    assert error.startswith("the model could not be loaded to listen: cannot load the model:")
 
 
 async def test_sessions_are_bounded_in_number_and_in_idle_time(client):
