@@ -118,3 +118,15 @@ async def test_an_insecure_page_says_why_and_offers_a_recording(aiohttp_server, 
     assert "only to HTTPS pages" in notice and "try a recording below" in notice
     assert await page.evaluate("document.querySelector('#try-start').disabled")
     assert await page.evaluate("!!document.querySelector('#try-file-go')")
+    # At phone width every part of the card stays on screen.
+    await page.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    wider = await page.evaluate(
+        "[...document.querySelectorAll('#try, #try *')]"
+        ".filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5).map((e) => e.id"
+        " || e.tagName)"
+    )
+    assert wider == []
+    await page.screenshot(tmp_path / "try_390.png")
