@@ -9,21 +9,30 @@ from pathlib import Path
 
 from addon.errors import UserError
 from addon.store import Job
+from mww_trainer.esphome.snippet import ModelNames, model_id_for, sensitivity_select
+from mww_trainer.manifest import Manifest
+from mww_trainer.sensitivity import SIDECAR_NAME, read_sidecar
 
 DET_NAME = "det.png"  # a DET curve, when the worker (or a later step) draws one
 EXPORT_DIR = "export"
 
 
-def esphome_snippet(job: Job, phrase: str) -> str:
+def esphome_snippet(job: Job, manifest_path: Path) -> str:
+    """The YAML to paste, with the "Wake word sensitivity" select when levels were measured."""
     slug = job.project_slug
-    return (
-        f"# {phrase}: trained with mww-trainer (job {job.id}).\n"
+    manifest = Manifest.from_file(manifest_path)
+    names = ModelNames(slug, model_id_for(slug), "manifest.json", manifest.model)
+    levels = read_sidecar(manifest_path, manifest.model)
+    text = (
+        f"# {manifest.wake_word}: trained with mww-trainer (job {job.id}).\n"
         f"# 1. Unzip this archive into your ESPHome configuration folder as wake_words/{slug}/\n"
         "# 2. Add the model to the device's micro_wake_word section:\n"
         "micro_wake_word:\n"
         "  models:\n"
         f"    - model: wake_words/{slug}/manifest.json\n"
+        f"      id: {names.model_id}\n"
     )
+    return text + (sensitivity_select(manifest, names, levels) if levels else "")
 
 
 def model_zip(job: Job, job_dir: Path, tmp_dir: Path) -> Path:
@@ -33,14 +42,16 @@ def model_zip(job: Job, job_dir: Path, tmp_dir: Path) -> Path:
     missing = [p.name for p in (tflite, manifest) if not p.is_file()]
     if missing:
         raise UserError(410, f"job {job.id}: {', '.join(missing)} no longer on disk")
-    phrase = json.loads(manifest.read_text("utf-8")).get("wake_word", job.project_slug)
+    sidecar = export / SIDECAR_NAME
     result = {k: v for k, v in (job.result or {}).items() if k not in ("tflite", "manifest")}
     out = tmp_dir / f"model_{job.id}_{uuid.uuid4().hex}.zip"
     try:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.write(tflite, tflite.name)
             archive.write(manifest, "manifest.json")
-            archive.writestr("esphome.yaml", esphome_snippet(job, phrase))
+            archive.writestr("esphome.yaml", esphome_snippet(job, manifest))
+            if sidecar.is_file():
+                archive.write(sidecar, SIDECAR_NAME)
             archive.writestr("result.json", json.dumps(result, indent=1, default=str))
             if (job_dir / DET_NAME).is_file():
                 archive.write(job_dir / DET_NAME, DET_NAME)

@@ -56,7 +56,7 @@ export function stageBars(kind) {
   // The training's own estimate is better than ours: it knows the steps still to come.
   function trainingEta(seconds) {
     const i = plan.findIndex(([key]) => key === 'train');
-    if (i < 0 || i !== current || seconds === null || seconds === undefined) return;
+    if (i < 0 || i !== current || rows[i].fill >= 1 || seconds === null || seconds === undefined) return;
     rows[i].note.textContent = `${Math.round(100 * rows[i].fill)} % · ${eta(seconds)} left`;
   }
 

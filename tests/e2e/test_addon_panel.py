@@ -124,7 +124,18 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         checks = await page.evaluate("document.querySelectorAll('#verify li.ok').length")
         failed = await page.evaluate("document.querySelectorAll('#verify li.fail').length")
         assert checks >= 10 and failed == 0
-        assert "recall" in await page.text("#metrics")
+        # Minutes of generated speech: the false-wake figure rests on far less than an hour.
+        assert (await page.text("#verdict-headline")).startswith("Not ready — ")
+        assert "false wakes were measured on only" in await page.text("#verdict")
+        assert "held-out wake words" in await page.text("#metrics")
+        assert (
+            await page.evaluate("document.querySelectorAll('#sensitivity tr[data-level]').length")
+            == 3
+        )
+        bars = await page.evaluate(
+            "[...document.querySelectorAll('#stages progress')].map(b => b.value)"
+        )
+        assert bars == [1, 1, 1, 1], bars
         await page.screenshot(shots / "3_results.png")
 
         # The download button hands over the model zip.

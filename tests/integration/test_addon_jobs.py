@@ -115,13 +115,16 @@ async def test_synthesise_train_and_download_a_verified_model(aiohttp_client, tm
             "hey_computer.tflite",
             "manifest.json",
             "result.json",
+            "sensitivity.json",
         ]
         archive.extractall(out)
     assert verify_model(out / "manifest.json").compatible
     assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
     evaluation = json.loads((out / "result.json").read_text())["evaluation"]
     assert evaluation["positives"] > 0 and "recall" in evaluation["at_cutoff"]
-    assert "model: wake_words/hey_computer/manifest.json" in (out / "esphome.yaml").read_text()
+    snippet = (out / "esphome.yaml").read_text()
+    assert "model: wake_words/hey_computer/manifest.json" in snippet
+    assert "id(hey_computer).set_probability_cutoff(" in snippet  # the sensitivity select
     assert [(kind, state) for _, kind, state in finished] == [
         ("synth", "succeeded"),
         ("train", "succeeded"),
