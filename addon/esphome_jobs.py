@@ -31,21 +31,31 @@ from mww_trainer.manifest import Manifest
 
 BUILD_DIR = "esphome-build"  # in the data folder: PlatformIO's toolchain cache and builds
 INSTALLABLE_PLATFORMS = ("esp32", None)  # None: declared elsewhere, e.g. in a remote package
-OPTION_HINT = (
+ADDON_HINT = (
     "set the add-on option esphome_dir to the folder that holds your device YAML files"
     " (the ESPHome add-on keeps them in /homeassistant/esphome)"
 )
+STANDALONE_HINT = (
+    "start the panel with --esphome-dir FOLDER, the folder that holds your device YAML files"
+)
+
+
+def folder_hint(settings: Settings) -> str:
+    """How to choose the ESPHome folder: the add-on's option, or the standalone flag."""
+    return ADDON_HINT if settings.supervisor else STANDALONE_HINT
 
 
 def esphome_folder(settings: Settings) -> Path:
     """The ESPHome folder of the options, or a 409 that says how to set it."""
     folder = settings.esphome_dir
     if folder is None:
-        raise conflict(f"no ESPHome folder is configured: {OPTION_HINT}")
+        raise conflict(f"no ESPHome folder is configured: {folder_hint(settings)}")
     if not folder.is_dir():
+        where = "the add-on" if settings.supervisor else "this panel"
         raise conflict(
-            f"esphome_dir: {folder} is not a folder the add-on can see (is the ESPHome add-on"
-            f" installed?); {OPTION_HINT}"
+            f"{folder} is not a folder {where} can see"
+            f"{' (is the ESPHome add-on installed?)' if settings.supervisor else ''};"
+            f" {folder_hint(settings)}"
         )
     return folder
 
@@ -62,7 +72,7 @@ def model_manifest(job: Job, job_dir: Path) -> Path:
 
 async def devices(settings: Settings) -> dict[str, Any]:
     folder = esphome_folder(settings)
-    return await asyncio.to_thread(_devices, folder)
+    return await asyncio.to_thread(_devices, folder) | {"folder_help": folder_hint(settings)}
 
 
 def _devices(folder: Path) -> dict[str, Any]:

@@ -4,8 +4,6 @@
 import { api } from './api.js';
 import { errorBox, h, showError, when } from './dom.js';
 
-const FOLDER_HELP = 'The add-on reads device YAML files from the folder in its esphome_dir option '
-  + '(Settings → Add-ons → Wake word trainer → Configuration); the ESPHome add-on keeps them in /homeassistant/esphome.';
 
 export function installSection(job) {
   const devices = h('div', { id: 'install-devices' }, 'Looking for ESPHome devices…');
@@ -78,14 +76,14 @@ export function installSection(job) {
   async function load() {
     try {
       listing = await api('api/esphome/devices');
-    } catch (err) {
-      devices.replaceChildren(h('p', { class: 'notice', id: 'install-unavailable', text: err.message }),
-        h('p', { class: 'muted', text: FOLDER_HELP }));
+    } catch (err) { // the message says how to choose the folder, add-on or standalone
+      devices.replaceChildren(h('p', { class: 'notice', id: 'install-unavailable', text: err.message }));
       return;
     }
     if (!listing.devices.some((d) => !d.error)) {
       devices.replaceChildren(h('p', { class: 'notice', id: 'install-unavailable',
-        text: `No ESP32 device configurations in ${listing.esphome_dir}.` }), h('p', { class: 'muted', text: FOLDER_HELP }));
+        text: `No ESP32 device configurations in ${listing.esphome_dir}.` }), skipped(listing.skipped),
+      h('p', { class: 'muted', text: `To use another folder, ${listing.folder_help}.` }));
       return;
     }
     const rank = (d) => (d.error ? 2 : d.micro_wake_word ? 0 : 1); // ready devices first
@@ -94,11 +92,18 @@ export function installSection(job) {
     picker = h('select', { id: 'install-device' }, listing.devices.map((d) => h('option',
       { value: d.yaml_file, disabled: Boolean(d.error), selected: d.yaml_file === chosen }, `${d.friendly_name || d.name} (${d.yaml_file})${describe(d)}`)));
     picker.addEventListener('change', () => { planBox.hidden = true; doneBox.hidden = true; showUndo(); });
-    devices.replaceChildren(h('div', { class: 'row' }, h('label', { class: 'field' }, h('span', { text: 'Device' }), picker), preview, undo));
+    devices.replaceChildren(h('div', { class: 'row' }, h('label', { class: 'field' }, h('span', { text: 'Device' }), picker), preview, undo),
+      skipped(listing.skipped));
     showUndo();
   }
   load();
   return card;
+}
+
+// Configurations that are not ESP32 devices: said, so that none goes missing unexplained.
+function skipped(list) {
+  if (!list || !list.length) return null;
+  return h('p', { class: 'muted', id: 'install-skipped', text: `Not listed (micro_wake_word runs only on an ESP32): ${list.join('; ')}.` });
 }
 
 function describe(d) {

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from addon import esphome_jobs
 from addon.app import create_app
 from addon.esphome_jobs import BUILD_DIR
 from addon.settings import Settings
@@ -65,14 +66,19 @@ async def test_devices_are_listed_without_secrets(client, esphome_dir):
 
 
 @pytest.mark.parametrize("configured", [False, True], ids=["unset", "missing"])
-async def test_without_an_esphome_folder_the_error_names_the_option(
+async def test_without_an_esphome_folder_the_error_says_how_to_choose_one(
     aiohttp_client, tmp_path, configured
 ):
+    """Standalone, the panel's flag; as an add-on (it answers only ingress), the option."""
     folder = tmp_path / "no-such-folder" if configured else None
-    client = await aiohttp_client(create_app(Settings(data_dir=tmp_path, esphome_dir=folder)))
+    settings = Settings(data_dir=tmp_path, esphome_dir=folder)
+    client = await aiohttp_client(create_app(settings))
     response = await client.get("/api/esphome/devices")
     assert response.status == 409
-    assert "esphome_dir" in (await response.json())["error"]
+    error = (await response.json())["error"]
+    assert "--esphome-dir FOLDER" in error and "add-on" not in error
+    addon = Settings(data_dir=tmp_path, esphome_dir=folder, supervisor=True)
+    assert "add-on option esphome_dir" in esphome_jobs.folder_hint(addon)
 
 
 async def test_preview_install_and_undo(client, esphome_dir):
