@@ -128,6 +128,7 @@ function liveCard(job) {
     } else if (message.type === 'slices') {
       slices.push(...message.slices);
       const now = message.slices[message.slices.length - 1].t;
+      canvas.dataset.heardS = now; // seconds listened so far
       slices = slices.filter((s) => s.t >= now - SHOWN_S - 1);
       for (const s of message.slices.filter((m) => m.wake)) {
         wakes.prepend(h('li', { text: `Heard it! at ${atTime(s.t)}` }));

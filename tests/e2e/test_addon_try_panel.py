@@ -25,9 +25,15 @@ REFUSE_MICROPHONE = """navigator.mediaDevices.getUserMedia = () =>
 
 
 @pytest.fixture(scope="module")
-def fake_microphone_wav(tmp_path_factory) -> Path:
-    """What the browser fixture's microphone plays, on a loop: "hey jarvis"."""
+def hey_jarvis_wav(tmp_path_factory) -> Path:
     return say_hey_jarvis(tmp_path_factory.mktemp("try_mic") / "hey_jarvis.wav", tail_s=2.0)
+
+
+@pytest.fixture
+def fake_microphone_wav(request, hey_jarvis_wav: Path, speech_wav: Path) -> Path:
+    """What the browser fixture's microphone plays, on a loop: "hey jarvis", the wake word;
+    with the parameter "other speech", espeak-ng saying "hey computer"."""
+    return speech_wav if getattr(request, "param", None) == "other speech" else hey_jarvis_wav
 
 
 async def choose_file(page, selector: str, path: Path) -> None:
@@ -86,6 +92,18 @@ async def test_the_model_is_heard_live_and_other_speech_is_not(
         await page.screenshot(tmp_path / "try_failure.png")
         print("browser console:", *page.console[-20:], sep="\n  ")
         raise
+
+
+@pytest.mark.parametrize("fake_microphone_wav", ["other speech"], indirect=True)
+async def test_other_speech_is_not_heard_live(aiohttp_server, browser, tmp_path):
+    pytest.importorskip("pymicro_wakeword")
+    page = browser
+    await open_trained_job(aiohttp_server, page, tmp_path / "data")
+    await page.click("#try-start")
+    await page.wait("Number(document.querySelector('#try-trace').dataset.heardS) > 10", 40)
+    assert await page.evaluate("document.querySelectorAll('#try-wakes li').length") == 0
+    await page.click("#try-stop")
+    assert await page.text("#try-status") == "Stopped. Not heard."
 
 
 async def test_a_blocked_microphone_is_explained(aiohttp_server, browser, tmp_path):
