@@ -154,9 +154,30 @@ def _optional_path(value: str | None) -> Path | None:
 RUNNERS = {"train": run_train, "synth": run_synth, "flash": run_flash}
 
 
+class LoggedProgress:
+    """Writes every event to progress.jsonl and a readable line of it to the worker's log
+    (stdout): each new stage, its end, and every tenth of a long one, so the log tells the
+    story of a job without a line per training step."""
+
+    def __init__(self, write: ProgressCallback):
+        self.write = write
+        self.last: tuple[str, int] = ("", -1)  # stage and tenth last logged
+
+    def __call__(self, event: ProgressEvent) -> None:
+        self.write(event)
+        tenth = int(10 * event.done / event.total) if event.total else 0
+        if (event.stage, tenth) == self.last and event.done != event.total:
+            return
+        self.last = (event.stage, tenth)
+        count = f" ({event.done}/{event.total})" if event.total else ""
+        clock = time.strftime("%H:%M:%S", time.localtime(event.time_s))
+        first_line = event.message.split("\n", 1)[0]
+        print(f"{clock} {event.stage}: {first_line}{count}", flush=True)
+
+
 def run_job(job_dir: Path) -> int:
     job_dir = Path(job_dir)
-    progress = JsonlProgressWriter(job_dir / PROGRESS_FILE)
+    progress = LoggedProgress(JsonlProgressWriter(job_dir / PROGRESS_FILE))
     started = time.time()
     try:
         spec = json.loads((job_dir / JOB_FILE).read_text())
