@@ -66,15 +66,30 @@ def _evaluate(args: argparse.Namespace) -> int:
         output_dir=Path(args.output) if args.output else model.parent / "evaluation",
     )
     report = run_evaluation(config, request)
+    sidecar = _write_levels(report, model, args.split) if args.tflite else None
     if args.json:
         json.dump(report, sys.stdout, indent=1)
         print()
         return EXIT_OK
     print(format_report(report))
+    if sidecar is not None:
+        print(f"sensitivity levels for the ESPHome select: {sidecar}")
     return EXIT_OK
 
 
+def _write_levels(report: dict, tflite: Path, split: str) -> Path | None:
+    """sensitivity.json beside the exported model's manifest, measured on held-out audio."""
+    from mww_trainer.sensitivity import Sensitivity, write_sidecar
+
+    beside_manifest = (tflite.parent / "manifest.json").is_file()
+    if split not in ("val", "test") or "sensitivity" not in report or not beside_manifest:
+        return None
+    return write_sidecar(Sensitivity.from_dict(report["sensitivity"]), tflite.parent)
+
+
 def format_report(report: dict) -> str:
+    from mww_trainer.verdict import judge
+
     at = report["at_cutoff"]
     rec = report["recommended"]
     lines = [
@@ -101,5 +116,14 @@ def format_report(report: dict) -> str:
     for key in ("missed", "false_accepts"):
         for item in report.get("analysis", {}).get(key, []):
             lines.append(f"  {key}: {item}")
+    for level in report.get("sensitivity", {}).get("levels", []):
+        lines.append(
+            f"  {level['name']:<22} cutoff {level['cutoff']:<8} recall {level['recall']:.4f},"
+            f" {level['fa_per_hour']:.3f} FA/h"
+        )
     lines.append(f"DET curve: {report['det_png']} ({report['det_json']})")
+    verdict = judge(report)
+    lines.append(f"verdict: {verdict.headline}")
+    lines += [f"  - {figure.text}" for figure in verdict.figures]
+    lines += [f"  to do: {action}" for action in verdict.actions]
     return "\n".join(lines)

@@ -137,6 +137,12 @@ def test_evaluate_cli_reports_device_detection(demo):
     assert Path(report["det_png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     points = json.loads(Path(report["det_json"]).read_text())["points"]
     assert len(points) == 256
+    # The three sensitivity levels, beside the manifest for the ESPHome select.
+    sidecar = json.loads((demo / "exported" / "sensitivity.json").read_text())
+    assert sidecar == report["sensitivity"] and sidecar["model"] == "hey_computer.tflite"
+    cutoffs = [level["cutoff_u8"] for level in sidecar["levels"]]
+    assert cutoffs == sorted(cutoffs) and len(cutoffs) == 3
+    assert sidecar["levels"][1]["cutoff"] == manifest["micro"]["probability_cutoff"]
 
 
 def test_training_resumes_after_being_killed(demo, tmp_path):
