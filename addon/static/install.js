@@ -21,7 +21,13 @@ export function installSection(job) {
   async function run(button, work) {
     button.disabled = true;
     showError(error, null);
-    try { await work(); } catch (err) { showError(error, err); }
+    try {
+      await work();
+    } catch (err) { // no stale plan or result beside the new error
+      planBox.hidden = true;
+      doneBox.hidden = true;
+      showError(error, err);
+    }
     button.disabled = false;
   }
 

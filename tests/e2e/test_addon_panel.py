@@ -196,6 +196,13 @@ async def test_install_on_device_then_undo_then_flash(
         await page.wait("document.querySelector('#install-undone')")
         assert (folder / "kitchen.yaml").read_bytes() == original
         assert not (folder / "wake_words" / "hey_jarvis").exists()
+        # A failing preview: its error alone, not beside the stale "Undone" result.
+        (folder / "kitchen.yaml").write_bytes(original + b"\xff")
+        await page.click("#install-preview")
+        await page.wait("!document.querySelector('#install-error').hidden")
+        assert "not UTF-8" in await page.text("#install-error")
+        assert await page.evaluate("document.querySelector('#install-done').hidden")
+        (folder / "kitchen.yaml").write_bytes(original)
 
         await preview_and_install(page)
         await page.click("#install-flash")  # a flash job: its page shows ESPHome's log live
