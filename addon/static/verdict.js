@@ -36,10 +36,11 @@ export function levelsTable(sensitivity) {
   const levels = [...sensitivity.levels].reverse(); // Slightly sensitive first, as on the device
   return h('div', { class: 'scroll' }, h('table', { class: 'list', id: 'sensitivity' },
     h('caption', { text: 'Sensitivity levels: after installing, choose one in Home Assistant (the device’s "Wake word sensitivity")' }),
-    h('tr', {}, ['Level', 'Cutoff', 'Wakes on the wake word', 'False wakes per hour', 'Sound-alikes'].map((t) => h('th', { text: t }))),
+    h('tr', {}, ['Level', 'Wake words heard', 'False wakes per hour', 'Sound-alikes'].map((t) => h('th', { text: t }))),
     levels.map((l) => h('tr', { 'data-level': l.name },
-      h('td', { text: l.name + (l.name === sensitivity.default ? ' (default)' : '') }),
-      h('td', { text: l.cutoff.toFixed(3) }), h('td', { text: percent(l.recall) }),
+      h('td', {}, l.name, l.name === sensitivity.default ? ' (default)' : '',
+        h('div', { class: 'muted', text: `cutoff ${l.cutoff.toFixed(3)}` })),
+      h('td', { text: percent(l.recall) }),
       h('td', { text: l.fa_per_hour.toFixed(2) }), h('td', { text: percent(l.hard_negative_rate) })))));
 }
 

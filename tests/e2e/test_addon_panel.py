@@ -30,6 +30,10 @@ TINY = {
 }
 
 
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+DESKTOP = {"width": 1200, "height": 1500, "deviceScaleFactor": 1, "mobile": False}
+
+
 # The widest the level meter's bar gets within 2 s (percent): the fake microphone loops speech.
 LOUDEST_METER_WIDTH = """new Promise((resolve) => {
   let widest = 0;
@@ -179,11 +183,25 @@ async def test_install_on_device_then_undo_then_flash(
         levels = await page.evaluate(
             "[...document.querySelectorAll('#sensitivity tr[data-level]')].map(r => r.innerText)"
         )
-        assert [row.split("\t")[:2] for row in levels] == [
-            ["Slightly sensitive", "0.986"],
-            ["Moderately sensitive (default)", "0.971"],
-            ["Very sensitive", "0.904"],
+        assert [row.split("\t")[0].strip() for row in levels] == [
+            "Slightly sensitive\ncutoff 0.986",
+            "Moderately sensitive (default)\ncutoff 0.971",
+            "Very sensitive\ncutoff 0.904",
         ]
+        # At phone width the verdict, its table, the levels and the install form fit.
+        await page.wait("document.querySelector('#install-device')")
+        await page.send("Emulation.setDeviceMetricsOverride", PHONE)
+        offenders = await page.evaluate(
+            "[...document.querySelectorAll("
+            "'#verdict *, #metrics *, #sensitivity *, #stages *, #install *')]"
+            ".filter(e => e.getBoundingClientRect().right > 390)"
+            ".map(e => `${e.tagName} ${e.id} ${e.getBoundingClientRect().right}`)"
+        )
+        assert not offenders, offenders
+        bars = "[...document.querySelectorAll('#stages progress')]"
+        assert await page.evaluate(f"{bars}.every(b => b.getBoundingClientRect().width > 200)")
+        await page.screenshot(tmp_path / "result_phone.png")
+        await page.send("Emulation.setDeviceMetricsOverride", DESKTOP)
         await page.wait("document.querySelector('#install-device')")
         chosen = await page.evaluate(
             "document.querySelector('#install-device').selectedOptions[0].text"
