@@ -188,6 +188,7 @@ def _undo(folder: Path, device_name: str) -> dict[str, Any]:
         "method": result.method,  # "restored" byte-for-byte, or "removed_entry"
         "validated": result.validated,
         "backup": _relative(result.backup, folder),
+        "removed_folder": _relative(result.removed_folder, folder),
         "diff": result.diff,
     }
 

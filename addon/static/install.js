@@ -40,7 +40,8 @@ export function installSection(job) {
     planBox.hidden = true;
     planBox.replaceChildren();
     doneBox.replaceChildren(h('p', { id: 'install-undone', text: `Undone: ${undone.yaml_file} is back as it was`
-      + `${undone.method === 'restored' ? ', byte for byte' : ' (the entry was removed: the file had been edited since)'}.` }),
+      + `${undone.method === 'restored' ? ', byte for byte' : ' (the entry was removed: the file had been edited since)'}.`
+      + `${undone.removed_folder ? ` ${undone.removed_folder}/ was removed: no device uses it any more.` : ''}` }),
     diffView(undone.diff));
     doneBox.hidden = false;
     await load();

@@ -178,6 +178,8 @@ def _undo(args: argparse.Namespace) -> int:
         print(f"Undone: {device.yaml_file} restored byte-for-byte (backup kept: {result.backup})")
     else:
         print(f"Undone: removed the package entry from {device.yaml_file} (edited since)")
+    if result.removed_folder is not None:
+        print(f"Removed {result.removed_folder}: no device includes it any more")
     return EXIT_OK
 
 

@@ -3,14 +3,11 @@
 deploy: verify the model → (under the folder lock) read the device YAML, plan the one
 `packages:` line and the files of wake_words/<slug>/, show the diff, back the YAML up,
 write, validate with `esphome config`, and roll everything back byte-for-byte if ESPHome
-says no. undo: restore the YAML from the newest backup (or, if the user edited the file
-since, remove just our entry).
+says no. Undo lives in undo.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +22,8 @@ from mww_trainer.esphome.errors import (
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND, ConfigCheck, validate_config
 from mww_trainer.esphome.secrets import Redactor
-from mww_trainer.esphome.snippet import WAKE_WORDS_DIR, ModelNames, package_text
-from mww_trainer.esphome.yaml_edit import PackageEntry, add_package, remove_package, unified_diff
+from mww_trainer.esphome.snippet import ModelNames, package_text
+from mww_trainer.esphome.yaml_edit import PackageEntry, add_package, unified_diff
 from mww_trainer.manifest import Manifest
 from mww_trainer.sensitivity import Sensitivity, read_sidecar
 from mww_trainer.verify import VerifyReport, verify_model
@@ -84,16 +81,6 @@ class DeployResult:
         return self.yaml_changed or self.files_changed
 
 
-@dataclass(frozen=True)
-class UndoResult:
-    device: Device
-    method: str  # "restored" (byte-for-byte from the backup) or "removed_entry"
-    backup: Path  # the backup used, renamed to <name>.<time>.undone.yaml
-    diff: str
-    validated: bool = False
-    removed_folder: Path | None = None  # wake_words/<slug>/, once no device YAML includes it
-
-
 def deploy(
     manifest_path: str | Path,
     device: Device,
@@ -105,7 +92,7 @@ def deploy(
     """Add the model to `device`; `confirm` sees the plan first (None: go ahead)."""
     options = options or DeployOptions()
     manifest_path, esphome_dir = Path(manifest_path), Path(esphome_dir)
-    _check_folder(device, esphome_dir)
+    check_folder(device, esphome_dir)
     _check_platform(device)
     manifest = verified_manifest(manifest_path, options.verifier)
     with bk.folder_lock(esphome_dir, timeout_s=options.lock_timeout_s):
@@ -137,15 +124,15 @@ def plan_deploy(manifest_path: Path, device: Device, *, manifest: Manifest) -> D
     _check_platform(device)
     names = ModelNames.for_manifest(manifest, manifest_path)
     yaml_path = device.yaml_path
-    original = _read_bytes(yaml_path)
+    original = read_bytes(yaml_path)
     old_text = _decode(original, yaml_path)
     _check_ids(yaml_path, names)
     entry = PackageEntry(names.package_key, names.package_path)
     new_text = add_package(old_text, entry, source=device.yaml_file)
     package = package_text(manifest, names, _sensitivity(manifest_path, manifest))
     files = {
-        names.manifest_file: _read_bytes(manifest_path),
-        names.tflite_file: _read_bytes(manifest_path.parent / manifest.model),
+        names.manifest_file: read_bytes(manifest_path),
+        names.tflite_file: read_bytes(manifest_path.parent / manifest.model),
         names.package_file: package.encode("utf-8"),
     }
     folder = yaml_path.parent / names.folder
@@ -266,91 +253,6 @@ def _roll_back(plan: DeployPlan, swap: bk.FolderSwap, saved: bk.Backup | None) -
         bk.discard_backup(saved)
 
 
-def undo(
-    device: Device, esphome_dir: str | Path, *, options: DeployOptions | None = None
-) -> UndoResult:
-    """Undo the newest deploy into `device`: its YAML back as it was before."""
-    options = options or DeployOptions()
-    esphome_dir = Path(esphome_dir)
-    _check_folder(device, esphome_dir)
-    with bk.folder_lock(esphome_dir, timeout_s=options.lock_timeout_s):
-        saved = bk.latest_backup(esphome_dir, device.yaml_path)
-        if saved is None:
-            raise DeployError(
-                f"nothing to undo: no deploy backup of {device.yaml_file} in"
-                f" {bk.backup_dir(esphome_dir)}"
-            )
-        current = _read_bytes(device.yaml_path)
-        written = saved.record.get("written_sha256")
-        if written is None or written == bk.sha256_hex(current):
-            new = _read_bytes(saved.path)
-            method = "restored"
-        else:
-            new = _without_entry(device, saved, current).encode("utf-8")
-            method = "removed_entry"
-        diff = unified_diff(current.decode("utf-8"), new.decode("utf-8"), device.yaml_file)
-        result = _undo_write(device, saved, current, new, method, diff, options)
-        removed = _drop_unused_folder(esphome_dir.resolve(), saved.record.get("include") or "")
-        return dataclasses.replace(result, removed_folder=removed)
-
-
-def _drop_unused_folder(esphome_dir: Path, include: str) -> Path | None:
-    """Remove the model folder deploy wrote once no YAML at the top of the folder includes it;
-    only a folder under wake_words/ that holds our package file."""
-    package = esphome_dir / include
-    folder = package.parent
-    if not include or folder.parent != esphome_dir / WAKE_WORDS_DIR or not package.is_file():
-        return None
-    for yaml_path in [*esphome_dir.glob("*.yaml"), *esphome_dir.glob("*.yml")]:
-        try:
-            if include in yaml_path.read_text(encoding="utf-8", errors="replace"):
-                return None
-        except OSError:
-            return None  # a file we cannot read may include it: keep the folder
-    shutil.rmtree(folder, ignore_errors=True)
-    return folder
-
-
-def _without_entry(device: Device, saved: bk.Backup, current: bytes) -> str:
-    entry = PackageEntry(saved.record.get("package_key", ""), saved.record.get("include", ""))
-    text = current.decode("utf-8")
-    new = remove_package(text, entry, source=device.yaml_file)
-    if new == text:
-        raise DeployError(
-            f"{device.yaml_file} was edited after the deploy of {saved.record.get('created')}"
-            f" and no longer includes {entry.include}: nothing to undo"
-            f" (the old file is kept in {saved.path})"
-        )
-    return new
-
-
-def _undo_write(device, saved, current, new, method, diff, options) -> UndoResult:
-    try:
-        bk.write_bytes_atomic(device.yaml_path, new)
-    except OSError as err:
-        raise DeployError(
-            f"not undone: {bk.describe_os_error(err, device.yaml_path)}. Nothing was changed"
-        ) from err
-    validated = False
-    if method == "removed_entry" and options.validate:
-        check = validate_config(
-            device.yaml_path,
-            esphome_command=options.esphome_command,
-            env=options.env,
-            redact=Redactor.for_config(device.yaml_path.parent, device.yaml_path),
-        )
-        if not check.ok:
-            bk.write_bytes_atomic(device.yaml_path, current)
-            shown = "\n".join(f"  {line}" for line in check.errors)
-            raise ValidationError(
-                f"ESPHome rejected {device.yaml_file} without the package;"
-                f" nothing changed.\n{shown}",
-                output=check.errors,
-            )
-        validated = True
-    return UndoResult(device, method, bk.retire_backup(saved), diff, validated)
-
-
 def _result(plan, saved, check, *, warnings: Sequence[str]) -> DeployResult:
     return DeployResult(
         device=plan.device,
@@ -366,7 +268,7 @@ def _result(plan, saved, check, *, warnings: Sequence[str]) -> DeployResult:
     )
 
 
-def _check_folder(device: Device, esphome_dir: Path) -> None:
+def check_folder(device: Device, esphome_dir: Path) -> None:
     if device.yaml_path.parent != esphome_dir.resolve():
         raise DeployError(
             f"{device.yaml_path} is not at the top of the ESPHome folder {esphome_dir}"
@@ -435,7 +337,7 @@ def _order_warnings(model_id: str, ids: tuple[str, ...] | None) -> list[str]:
     return []
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
@@ -460,9 +362,9 @@ __all__ = [
     "DeployOptions",
     "DeployPlan",
     "DeployResult",
-    "UndoResult",
+    "check_folder",
     "deploy",
     "plan_deploy",
-    "undo",
+    "read_bytes",
     "verified_manifest",
 ]

@@ -214,6 +214,7 @@ async def test_install_on_device_then_undo_then_flash(
         await page.wait("document.querySelector('#install-undone')")
         assert (folder / "kitchen.yaml").read_bytes() == original
         assert not (folder / "wake_words" / "hey_jarvis").exists()
+        assert "wake_words/hey_jarvis/ was removed" in await page.text("#install-undone")
         # A failing preview: its error alone, not beside the stale "Undone" result.
         (folder / "kitchen.yaml").write_bytes(original + b"\xff")
         await page.click("#install-preview")

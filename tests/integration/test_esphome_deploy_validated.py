@@ -197,7 +197,8 @@ def test_cli_preview_decline_accept_and_undo(folder, manifest, monkeypatch, caps
     assert "nothing changed" in capsys.readouterr().out
 
     assert main(["undo", "--device", "kitchen", "--esphome-dir", str(folder)]) == 0
-    assert "restored byte-for-byte" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "restored byte-for-byte" in out and "no device includes it any more" in out
     assert (folder / "kitchen.yaml").read_bytes() == original
 
 
