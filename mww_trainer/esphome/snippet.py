@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import Sensitivity
+from mww_trainer.sensitivity import Sensitivity, read_sidecar
 
 WAKE_WORDS_DIR = "wake_words"
 PACKAGE_PREFIX = "mww_"
@@ -182,6 +182,7 @@ def snippet(manifest_path: str | Path) -> str:
     manifest_path = Path(manifest_path)
     manifest = Manifest.from_file(manifest_path)
     names = ModelNames.for_manifest(manifest, manifest_path)
+    levels = read_sidecar(manifest_path, manifest.model)
     return (
         f"# Wake word {_comment(manifest.wake_word)}: in your ESPHome config folder, copy\n"
         f"#   {manifest_path.name} -> {names.folder}/{names.manifest_file}\n"
@@ -194,7 +195,7 @@ def snippet(manifest_path: str | Path) -> str:
         f"      id: {names.model_id}\n"
         f"      probability_cutoff: {manifest.probability_cutoff}\n"
         f"      sliding_window_size: {manifest.sliding_window_size}\n"
-    )
+    ) + (sensitivity_select(manifest, names, levels) if levels else "")
 
 
 def _comment(text: str) -> str:

@@ -18,6 +18,14 @@ from mww_trainer.esphome.snippet import (
     snippet,
 )
 from mww_trainer.manifest import Manifest
+from mww_trainer.sensitivity import (
+    MODERATELY,
+    SLIGHTLY,
+    VERY,
+    Level,
+    Sensitivity,
+    write_sidecar,
+)
 
 
 @pytest.fixture
@@ -105,3 +113,27 @@ def test_snippet_has_cutoff_and_window(manifest_path):
 def test_snippet_command(manifest_path, capsys):
     assert main(["snippet", str(manifest_path)]) == 0
     assert capsys.readouterr().out == snippet(manifest_path)
+
+
+def test_with_measured_levels_the_snippet_adds_the_sensitivity_select(manifest_path):
+    def level(name: str, cutoff_u8: int) -> Level:
+        return Level(name, None, round((cutoff_u8 + 0.5) / 255, 4), cutoff_u8, 0.9, 0.2, 0.1)
+
+    chosen = (level(VERY, 200), level(MODERATELY, 237), level(SLIGHTLY, 250))
+    write_sidecar(Sensitivity(chosen, MODERATELY, {}, "model.tflite"), manifest_path.parent)
+    tree = yamlio.to_plain(yamlio.parse_text(snippet(manifest_path), source="s"))
+    (select,) = tree["select"]
+    assert select["id"] == "he_computer_sensitivity"
+    assert select["name"] == "Wake word sensitivity (Hé Computer!)"
+    assert select["options"] == [SLIGHTLY, MODERATELY, VERY]
+    assert (select["initial_option"], select["restore_value"]) == (MODERATELY, True)
+    (action,) = select["on_value"]
+    assert action["lambda"].splitlines() == [
+        'if (x == "Slightly sensitive") {',
+        "  id(he_computer).set_probability_cutoff(250);",
+        '} else if (x == "Moderately sensitive") {',
+        "  id(he_computer).set_probability_cutoff(237);",
+        '} else if (x == "Very sensitive") {',
+        "  id(he_computer).set_probability_cutoff(200);",
+        "}",
+    ]
