@@ -18,9 +18,10 @@ from aiohttp import web
 from addon.app import LIBRARY, STORE
 from addon.jobspec import train_request
 from addon.store import Job
-from mww_trainer.sensitivity import MODERATELY, SLIGHTLY, VERY, Sensitivity, write_sidecar
+from mww_trainer.sensitivity import Sensitivity, write_sidecar
 from mww_trainer.verdict import judge
 from tests.fakes.esphome_folder import esphome_folder, official_models_dir
+from tests.fakes.levels import measured_levels
 
 __all__ = ["esphome_folder", "fake_trained_job", "no_internet", "official_models_dir"]
 
@@ -61,15 +62,7 @@ async def fake_trained_job(app: web.Application, model: str = "hey_jarvis") -> J
 
 def held_out_evaluation(model: str) -> dict:
     """What the worker's held-out evaluation reports, with its three sensitivity levels."""
-
-    def level(name: str, cutoff_u8: int, recall: float, fa: float) -> dict:
-        cutoff = round((cutoff_u8 + 0.5) / 255, 4)
-        return {"name": name, "target_fa_per_hour": None, "cutoff": cutoff,
-                "cutoff_u8": cutoff_u8, "recall": recall, "fa_per_hour": fa,
-                "hard_negative_rate": 0.1}  # fmt: skip
-
-    levels = [level(VERY, 230, 0.97, 0.9), level(MODERATELY, 247, 0.94, 0.4),
-              level(SLIGHTLY, 251, 0.9, 0.1)]  # fmt: skip
+    levels = measured_levels(model, (230, 247, 251), (0.97, 0.94, 0.9), (0.9, 0.4, 0.1))
     return {
         "split": "val", "positives": 200, "hard_negatives": 100, "ambient_hours": 3.1,
         "cutoff": 0.97, "sliding_window_size": 5,
@@ -77,8 +70,7 @@ def held_out_evaluation(model: str) -> dict:
         "real_speech_hours": 1.2, "real_speech_false_accepts": 0,
         "real_speech_fa_per_hour": 0.0,
         "held_out_voices": {"engines": ["festival"], "people": 0},
-        "sensitivity": {"version": 1, "model": model, "default": MODERATELY,
-                        "measured_on": {"split": "val"}, "levels": levels},
+        "sensitivity": levels.to_dict(),
     }  # fmt: skip
 
 

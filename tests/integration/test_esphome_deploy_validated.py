@@ -22,16 +22,10 @@ from mww_trainer.esphome import (
     find_device,
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND
-from mww_trainer.sensitivity import (
-    MODERATELY,
-    SLIGHTLY,
-    VERY,
-    Level,
-    Sensitivity,
-    write_sidecar,
-)
+from mww_trainer.sensitivity import write_sidecar
 from mww_trainer.verify import verify_model
 from tests.fakes import esphome_folder
+from tests.fakes.levels import measured_levels
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("esphome")
@@ -75,7 +69,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def test_deploy_validates_and_the_firmware_source_holds_the_model(folder, manifest, monkeypatch):
     """With its sensitivity levels beside the manifest: the select sets the cutoff."""
     monkeypatch.setattr(deploy_module, "verify_model", cached_verify)  # real, run once
-    write_sidecar(levels("hey_jarvis.tflite"), manifest.parent)
+    write_sidecar(measured_levels("hey_jarvis.tflite", (230, 247, 251)), manifest.parent)
     device = find_device(folder, "kitchen")
     result = deploy(manifest, device, folder)  # default options: verify + esphome config
 
@@ -109,14 +103,6 @@ def test_deploy_validates_and_the_firmware_source_holds_the_model(folder, manife
     for start in (0, len(model) // 2, len(model) - 64):
         run = ", ".join(f"0x{b:02X}" for b in model[start : start + 64])
         assert run in main_cpp
-
-
-def levels(model: str) -> Sensitivity:
-    def level(name: str, cutoff_u8: int) -> Level:
-        return Level(name, None, round((cutoff_u8 + 0.5) / 255, 4), cutoff_u8, 0.9, 0.5, 0.1)
-
-    chosen = (level(VERY, 230), level(MODERATELY, 247), level(SLIGHTLY, 251))
-    return Sensitivity(chosen, MODERATELY, {"split": "val"}, model)
 
 
 def test_esphome_rejecting_the_edit_rolls_back_byte_for_byte(folder, manifest):

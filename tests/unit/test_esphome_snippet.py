@@ -18,14 +18,8 @@ from mww_trainer.esphome.snippet import (
     snippet,
 )
 from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import (
-    MODERATELY,
-    SLIGHTLY,
-    VERY,
-    Level,
-    Sensitivity,
-    write_sidecar,
-)
+from mww_trainer.sensitivity import MODERATELY, SLIGHTLY, VERY, write_sidecar
+from tests.fakes.levels import measured_levels
 
 
 @pytest.fixture
@@ -116,11 +110,7 @@ def test_snippet_command(manifest_path, capsys):
 
 
 def test_with_measured_levels_the_snippet_adds_the_sensitivity_select(manifest_path):
-    def level(name: str, cutoff_u8: int) -> Level:
-        return Level(name, None, round((cutoff_u8 + 0.5) / 255, 4), cutoff_u8, 0.9, 0.2, 0.1)
-
-    chosen = (level(VERY, 200), level(MODERATELY, 237), level(SLIGHTLY, 250))
-    write_sidecar(Sensitivity(chosen, MODERATELY, {}, "model.tflite"), manifest_path.parent)
+    write_sidecar(measured_levels("model.tflite", (200, 237, 250)), manifest_path.parent)
     tree = yamlio.to_plain(yamlio.parse_text(snippet(manifest_path), source="s"))
     (select,) = tree["select"]
     assert select["id"] == "he_computer_sensitivity"
