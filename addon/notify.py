@@ -203,16 +203,16 @@ def _listen(app: web.Application, notifier: JobNotifier) -> None:
     """Training jobs' progress and ends reach the notifier (synthesis and flashing do not)."""
     from addon.app import ON_JOB_FINISHED, ON_JOB_PROGRESS, STORE
 
-    phrases: dict[str, str] = {}  # slug -> the wake word as the user typed it
+    phrases: dict[tuple[str, Any], str] = {}  # the wake word as the user typed it
 
     async def phrase_of(job: Any) -> str | None:
-        slug = job.project_slug
-        if slug not in phrases:
-            project = await app[STORE].get_project(slug)
+        key = (job.project_slug, getattr(job, "project_id", None))  # a slug may be reused
+        if key not in phrases:
+            project = await app[STORE].get_project(job.project_slug)
             if project is None:
                 return None
-            phrases[slug] = project.phrase
-        return phrases[slug]
+            phrases[key] = project.phrase
+        return phrases[key]
 
     async def on_finished(job: Any) -> None:
         if getattr(job, "kind", "train") == "train":
