@@ -12,9 +12,19 @@ from addon.store import Job
 from mww_trainer.esphome.snippet import ModelNames, model_id_for, sensitivity_select
 from mww_trainer.manifest import Manifest
 from mww_trainer.sensitivity import SIDECAR_NAME, read_sidecar
+from mww_trainer.verdict import judge
 
 DET_NAME = "det.png"  # a DET curve, when the worker (or a later step) draws one
 EXPORT_DIR = "export"
+
+
+def with_verdict(job: Job) -> dict | None:
+    """The job's result, with the verdict judged from its evaluation when the worker that
+    trained it was older than verdicts (results are kept; the figures are all there)."""
+    result = job.result
+    if job.kind != "train" or not result or "verdict" in result or "evaluation" not in result:
+        return result
+    return result | {"verdict": judge(result["evaluation"], result.get("warnings") or ()).to_dict()}
 
 
 def esphome_snippet(job: Job, manifest_path: Path) -> str:

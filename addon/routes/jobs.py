@@ -54,7 +54,16 @@ async def list_jobs(request: web.Request) -> web.Response:
     jobs = await request.app[STORE].list_jobs(project_id)
     manager = request.app[JOBS]
     return web.json_response(
-        {"jobs": [{**job.to_dict(), "progress": manager.progress(job.id)} for job in jobs]}
+        {
+            "jobs": [
+                {
+                    **job.to_dict(),
+                    "result": results.with_verdict(job),
+                    "progress": manager.progress(job.id),
+                }
+                for job in jobs
+            ]
+        }
     )
 
 
@@ -147,7 +156,7 @@ def _job_dir(app: web.Application, job: Job) -> Path:
 
 
 async def _job_view(app: web.Application, job: Job, *, with_progress: bool = False) -> dict:
-    view = job.to_dict()
+    view = job.to_dict() | {"result": results.with_verdict(job)}
     progress = app[JOBS].progress(job.id)
     if progress is None and with_progress:
         progress = Progress.from_events(await app[STORE].job_events(job.id)).to_dict()
