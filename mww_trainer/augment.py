@@ -57,6 +57,9 @@ class AugmentRanges:
     max_speed: float = 1.3  # pitch shifting changes speed too; capped both ways
     band_stop_center_hz: tuple[float, float] = (200.0, 4000.0)
     color_noise_snr_db: tuple[float, float] = (10.0, 40.0)
+    # People talking under a wake word: quieter than the speaker, as a TV or a conversation
+    # across the room is. Louder talk would teach that talk itself is the wake word.
+    talk_snr_db: tuple[float, float] = (5.0, 20.0)
     gain_db: tuple[float, float] = (-12.0, 6.0)
 
 
@@ -90,11 +93,13 @@ class Augmenter:
         impulses: Sequence[np.ndarray],
         seed: int,
         ranges: AugmentRanges,
+        talk: Sequence[np.ndarray] = (),
     ) -> None:
         self.config = config
         self.ranges = ranges
         self.seed = seed
         self.background = tuple(background)
+        self.talk = tuple(talk)  # recordings of people: half the background draws when given
         self.impulses = tuple(impulses)
         self.window_samples = round(config.augmentation_duration_s * _RATE_HZ)
         self._clip_chain = _compose(_clip_transforms(config, ranges))
@@ -110,11 +115,18 @@ class Augmenter:
         impulses: Sequence[AudioSource],
         seed: int,
         ranges: AugmentRanges | None = None,
+        talk: Sequence[AudioSource] = (),
     ) -> Augmenter:
-        """Build from the config; paths (files or folders) are read once into memory."""
+        """Build from the config; paths (files or folders) are read once into memory.
+
+        ``talk``: recordings of people talking, mixed under clips as background at
+        ``ranges.talk_snr_db`` for half the draws."""
         background_clips = load_clips(background)
+        talk_clips = load_clips(talk)
         impulse_clips = tuple(_prepare_impulse(ir) for ir in load_clips(impulses))
-        _require_sources(cfg.AddBackgroundNoise, background_clips, "AddBackgroundNoise", cfg)
+        _require_sources(
+            cfg.AddBackgroundNoise, background_clips + talk_clips, "AddBackgroundNoise", cfg
+        )
         _require_sources(cfg.RIR, impulse_clips, "RIR", cfg)
         if cfg.background_min_snr_db > cfg.background_max_snr_db:
             raise ConfigError(
@@ -127,6 +139,7 @@ class Augmenter:
             impulses=impulse_clips,
             seed=seed,
             ranges=ranges or AugmentRanges(),
+            talk=talk_clips,
         )
 
     @property
@@ -168,12 +181,25 @@ class Augmenter:
             if rng.random() < cfg.RIR:
                 window = reverberate(window, start, end, _pick(self.impulses, rng))
             if rng.random() < cfg.AddBackgroundNoise:
-                snr_db = rng.uniform(cfg.background_min_snr_db, cfg.background_max_snr_db)
-                noise = background_window(_pick(self.background, rng), total, rng)
+                pool, (low, high) = self._background_source(rng)
+                snr_db = rng.uniform(low, high)
+                noise = background_window(_pick(pool, rng), total, rng)
                 window = mix_at_snr(window, noise, snr_db, region=slice(start, end))
             if self._window_chain is not None:
                 window = self._window_chain(window, _RATE_HZ)
         return to_int16(window)
+
+    def _background_source(
+        self, rng: np.random.Generator
+    ) -> tuple[tuple[np.ndarray, ...], tuple[float, float]]:
+        """Noise at the configured SNR, or (half the time, when given) talk, quieter."""
+        cfg = self.config
+        noise = (self.background, (cfg.background_min_snr_db, cfg.background_max_snr_db))
+        if not self.talk:
+            return noise  # no draw: runs without talk augment exactly as before
+        if not self.background or rng.random() < 0.5:
+            return self.talk, self.ranges.talk_snr_db
+        return noise
 
 
 def place_clip(

@@ -74,9 +74,11 @@ def make_augmenter(config: Config, seed: int, talk: list[Path] | None = None):
     )
     if not any(probabilities):
         return None
-    existing = [p for p in aug.background_paths if Path(p).exists()] + list(talk or [])
+    existing = [p for p in aug.background_paths if Path(p).exists()]
     impulses = [p for p in aug.impulse_paths if Path(p).exists()]
-    return Augmenter.from_config(aug, background=existing, impulses=impulses, seed=seed)
+    return Augmenter.from_config(
+        aug, background=existing, impulses=impulses, seed=seed, talk=talk or ()
+    )
 
 
 def mining_interval_steps(config: Config, pool_size: int) -> int:

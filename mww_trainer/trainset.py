@@ -47,21 +47,18 @@ REAL_TALK_STRETCHES_PER_S = 0.5
 # People talking mixed under training clips as background, at most this much (it is held in
 # memory by every augmentation worker).
 BACKGROUND_TALK_S = 20 * 60
-MIN_BACKGROUND_TALK = 5
 
 
 def background_talk(dataset: Dataset) -> list:
-    """Paths of people's long training recordings to mix under clips: as many as there are
-    background sounds (the augmenter draws a file at random, so talk is half the draws),
-    at most BACKGROUND_TALK_S of them; at least MIN_BACKGROUND_TALK files if there are."""
+    """Paths of people's long training recordings to mix under clips (the augmenter gives
+    them half its background draws), at most BACKGROUND_TALK_S of them, chosen at random."""
     talk = [
         c for c in dataset.select(Role.NEGATIVE, Split.TRAIN) if c.human and c.duration_s >= 2.0
     ]
-    wanted = max(MIN_BACKGROUND_TALK, len(dataset.select(Role.BACKGROUND, Split.TRAIN)))
     rng = np.random.default_rng(len(talk))
     chosen, total = [], 0.0
     for index in rng.permutation(len(talk)):
-        if total >= BACKGROUND_TALK_S or len(chosen) >= wanted:
+        if total >= BACKGROUND_TALK_S:
             break
         chosen.append(talk[index].path)
         total += talk[index].duration_s

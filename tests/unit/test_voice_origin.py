@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mww_trainer.audio import read_audio
+from mww_trainer.augment import Augmenter, AugmentRanges
 from mww_trainer.batches import BatchSampler
+from mww_trainer.config import load_preset
 from mww_trainer.errors import ConfigError
 from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
 from mww_trainer.ingest import Dataset, Role, Split, ingest
@@ -215,18 +218,40 @@ def test_validation_gets_an_hour_of_negatives_with_real_talk_in_it() -> None:
     assert Counter(splits.values())[Split.VAL] == 4
 
 
-def test_people_talking_go_under_clips_as_half_the_background(tmp_path: Path) -> None:
+def test_people_talking_go_under_clips_quieter_than_the_wake_word(tmp_path: Path) -> None:
     root = tmp_path / "dataset"
     synth_dataset(root, FAMILIES, voices=1)
-    for i in range(8):
-        write_noise(root / "background" / f"noise_{i}.wav", 2.0, 600 + i)
     pack = tmp_path / "pack"
     for i in range(30):
         write_noise(pack / f"talk_{i}.flac", 2.5, 700 + i)
     dataset = run(root, packs=(str(pack),))
     talk = background_talk(dataset)
-    noise = dataset.select(Role.BACKGROUND, Split.TRAIN)
-    assert len(talk) == max(5, len(noise))
     by_path = {c.path: c for c in dataset.clips}
-    assert all(by_path[p].human and by_path[p].split == Split.TRAIN for p in talk)
+    assert talk and all(by_path[p].human and by_path[p].split == Split.TRAIN for p in talk)
     assert background_talk(run(tmp_path / "dataset")) == []  # no people: nothing to mix
+    # The augmenter mixes talk under half the clips that get a background, at 5-20 dB SNR.
+    config = replace(
+        load_preset("standard").augmentation,
+        AddBackgroundNoise=1.0,
+        **dict.fromkeys(["PitchShift", "SevenBandParametricEQ", "TanhDistortion"], 0.0),
+        **dict.fromkeys(["BandStopFilter", "AddColorNoise", "Gain", "RIR"], 0.0),
+    )
+    noise = np.full(RATE * 3, 1000, np.int16)  # a constant: tells noise from talk below
+    voice = (np.sin(np.arange(RATE) / 5) * 8000).astype(np.int16)
+    augmenter = Augmenter(
+        config=config,
+        background=[noise],
+        impulses=[],
+        seed=1,
+        ranges=AugmentRanges(),
+        talk=[read_audio(p) for p in talk[:3]],
+    )
+    talkers = 0
+    for index in range(200):
+        out = augmenter.augment(voice, augmenter.rng_for(index), target_samples=3 * RATE)
+        lead = out[: RATE // 2].astype(np.float64)  # before the wake word: background alone
+        if np.std(lead) > 1.0:  # talk varies; the constant noise does not
+            talkers += 1
+            word = out[-int(1.2 * RATE) :].astype(np.float64)
+            assert np.sqrt(np.mean(word**2)) > 1.5 * np.sqrt(np.mean(lead**2))
+    assert 70 <= talkers <= 130
