@@ -11,10 +11,12 @@ The levels and their thresholds (held-out figures at the cutoff the model ships 
 - Not ready: it woke on fewer than 80 % of the held-out wake words, or more than 2 false
   wakes per hour of other speech (also of people talking alone, once there are two), or it
   triggered on more than half of the sound-alikes, or the false-wake figure rests on less
-  than half an hour of audio, or there were no held-out wake words to measure it on.
+  than half an hour of audio, or there were no held-out wake words or other speech to
+  measure it on.
 - Usable: none of that, but a figure is between the bars (recall under 90 %, more than 0.5
   false wakes per hour, sound-alikes above 20 %, under an hour of other speech, under 50
-  wake words), or training warned (no recordings of people, no real talk in the negatives).
+  wake words, no held-out sound-alikes), or training warned (no recordings of people, no
+  real talk in the negatives).
 - Ready: otherwise.
 """
 
@@ -136,7 +138,9 @@ def _judge_false_wakes(ev: Mapping[str, Any], found: _Findings) -> None:
     hours = float(ev.get("ambient_hours") or 0.0)
     fa = _at(ev, "fa_per_hour")
     more_speech = f"generate more other speech: false wakes were measured on only {duration(hours)}"
-    if hours < MIN_AMBIENT_HOURS:
+    if not hours:
+        found.add(True, "no other speech to measure false wakes on", "generate other speech")
+    elif hours < MIN_AMBIENT_HOURS:
         found.add(True, f"false wakes were measured on only {duration(hours)}", more_speech)
     elif hours < READY_AMBIENT_HOURS:
         found.add(False, f"false wakes were measured on only {duration(hours)}", more_speech)
@@ -161,11 +165,12 @@ def _judge_false_wakes(ev: Mapping[str, Any], found: _Findings) -> None:
 
 
 def _judge_sound_alikes(ev: Mapping[str, Any], found: _Findings) -> None:
+    action = "generate more sound-alikes (words that sound like the wake word)"
     if not int(ev.get("hard_negatives") or 0):
+        found.add(False, "no held-out sound-alikes to test it on", action)
         return
     rate = _at(ev, "hard_negative_rate")
     reason = f"it woke on {_percent(rate)} of the sound-alikes"
-    action = "generate more sound-alikes (words that sound like the wake word)"
     if rate > MAX_HARD_NEGATIVE_RATE:
         found.add(True, reason, action)
     elif rate > READY_HARD_NEGATIVE_RATE:

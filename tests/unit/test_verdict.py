@@ -81,6 +81,7 @@ CASES = [
     (NOT_READY, "it woke on 60 % of the sound-alikes", {"at_cutoff": {"hard_negative_rate": 0.6}}),
     (NOT_READY, "false wakes were measured on only 24 min", {"ambient_hours": 0.4}),
     (NOT_READY, "no held-out wake words to measure it on", {"positives": 0}),
+    (NOT_READY, "no other speech to measure false wakes on", {"ambient_hours": 0.0}),
     (
         NOT_READY,
         "it woke 5.0 times per hour of people talking",
@@ -91,6 +92,7 @@ CASES = [
     (USABLE, "it woke on 30 % of the sound-alikes", {"at_cutoff": {"hard_negative_rate": 0.3}}),
     (USABLE, "false wakes were measured on only 48 min", {"ambient_hours": 0.8}),
     (USABLE, "its recall rests on only 30 held-out wake words", {"positives": 30}),
+    (USABLE, "no held-out sound-alikes to test it on", {"hard_negatives": 0}),
     # One false wake in 12 minutes of talk is 5 per hour, but one is no rate yet.
     (
         USABLE,
