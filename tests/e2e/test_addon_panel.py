@@ -112,6 +112,8 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         await page.click("#generate")
         await page.wait("location.hash.startsWith('#/job/')")
         await page.wait("document.querySelector('#job-state').textContent === 'succeeded'", 90)
+        generated = "document.querySelector('#stages [data-stage=synth] progress').value"
+        await page.wait(f"{generated} === 1")  # the synthesis bar, full once it succeeded
 
         # A tiny training run; progress arrives over the websocket.
         await page.open(str(server.make_url(PREFIX)) + "#/p/hey_computer/train")
