@@ -27,6 +27,7 @@ from addon.origin import same_origin
 from addon.progress import Broadcaster
 from addon.settings import INGRESS_REMOTE, Settings
 from addon.store import Job, Store
+from mww_trainer.packs import PackCache
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_COOKIE = "mww_token"
@@ -113,7 +114,12 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     store = await Store.open(settings.db_path)
     app[STORE] = store
     app[LIBRARY] = Library(
-        store, settings.projects_dir, tmp, app[BROADCASTER], settings.max_upload_bytes
+        store,
+        settings.projects_dir,
+        tmp,
+        app[BROADCASTER],
+        settings.max_upload_bytes,
+        packs=PackCache.for_data_dir(settings.data_dir),
     )
     await app[LIBRARY].set_aside_orphans(settings.data_dir / "orphaned")
     yield

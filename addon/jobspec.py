@@ -45,6 +45,15 @@ SYNTH_FIELDS = {
     "rirs": (0, 200),
     "seed": (0, 2**31 - 1),
 }
+# The Generate tab's labels, which errors use.
+SYNTH_LABELS = {
+    "positives": "Wake-word clips",
+    "hard_negatives": "Sound-alikes",
+    "ambient_minutes": "Other speech (minutes)",
+    "background": "Noise files",
+    "rirs": "Room impulses",
+    "seed": "seed",
+}
 
 
 def parse_overrides(text: str | dict | None) -> dict[str, Any]:
@@ -170,10 +179,13 @@ def synth_request(data: dict[str, Any]) -> dict[str, Any]:
             ok = float(value).is_integer()
         if not ok or not low <= value <= high:
             kind = "a whole number" if integral else "a number"
-            raise bad_request(f"{name}: {value!r} is not allowed ({kind} from {low} to {high})")
+            raise bad_request(
+                f"{SYNTH_LABELS[name]}: {value!r:.40} is not allowed ({kind} from {low} to {high})"
+            )
         out[name] = int(value) if integral else float(value)
     if not any(out[name] for name in SYNTH_FIELDS if name != "seed"):
-        raise bad_request("nothing to generate: give a count of positives, hard negatives, ...")
+        wanted = ", ".join(SYNTH_LABELS[n].lower() for n in SYNTH_FIELDS if n != "seed")
+        raise bad_request(f"nothing to generate: give a number for one of {wanted}")
     return out
 
 

@@ -31,13 +31,9 @@ from addon.samples import (
     prepare_clip,
 )
 from addon.store import LABELS, Job, NewSample, Project, ProjectLayout, Sample, Store
+from addon.targets import Amounts, below_minimum, progress
+from mww_trainer.packs import PackCache
 
-# The user guide's minimum and recommended number of files per label.
-RECOMMENDED = {
-    "positive": (100, 1000),
-    "negative": (1000, 10000),
-    "hard_negative": (50, 500),
-}
 _LOGGER = logging.getLogger(__name__)
 SYNTH_MANIFEST = "synth_manifest.json"  # mww_trainer.synth's MANIFEST_NAME (its import is heavy)
 SYNTH_FOLDERS = {
@@ -66,9 +62,12 @@ class Library:
         tmp_dir: Path,
         broadcaster: Broadcaster,
         max_upload_bytes: int,
+        *,
+        packs: PackCache | None = None,
     ):
         self.store, self.projects_dir, self.tmp_dir = store, projects_dir, tmp_dir
         self.broadcaster, self.max_upload_bytes = broadcaster, max_upload_bytes
+        self.packs = packs  # installed speech packs count as other speech
         self.orphaned: list[str] = []  # folders set aside at start-up, as "from -> to" lines
 
     async def set_aside_orphans(self, orphan_dir: Path) -> list[str]:
@@ -103,10 +102,22 @@ class Library:
         return project
 
     async def summary(self, project: Project) -> dict[str, Any]:
+        """The project with its counts, each target with what it has, and what is missing."""
         counts = await self.store.sample_counts(project.id)
-        for label, (minimum, recommended) in RECOMMENDED.items():
-            counts[label] |= {"minimum": minimum, "recommended": recommended}
-        return {**project.to_dict(), "counts": counts}
+        pack_hours = await asyncio.to_thread(self.packs.speech_hours) if self.packs else 0.0
+        amounts = Amounts(
+            clips={label: c["count"] for label, c in counts.items()},
+            recorded_positives=await self.store.recorded_positives(project.id),
+            negative_s=counts["negative"]["duration_s"] or 0.0,
+            pack_hours=pack_hours,
+        )
+        targets = progress(amounts)
+        return {
+            **project.to_dict(),
+            "counts": counts,
+            "targets": targets,
+            "below_minimum": below_minimum(targets),
+        }
 
     # --- adding ------------------------------------------------------------------------------
 
@@ -281,8 +292,8 @@ class Library:
         try:
             if await self.store.get_project(staged.fields["slug"]) or target.exists():
                 raise conflict(
-                    f"a wake word named {staged.fields['slug']!r} already exists; import under "
-                    "another name (slug)"
+                    f"a wake word named {staged.fields['slug']!r} already exists; give another "
+                    "model name in 'Import as' and import again"
                 )
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged.staging, target)

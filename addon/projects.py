@@ -28,7 +28,9 @@ ARCHIVE_FORMAT = "mww-trainer-project"
 ARCHIVE_VERSION = 1
 METADATA_NAME = "metadata.json"
 MAX_METADATA_BYTES = 16 * 2**20  # ~60 000 samples' entries; checked before it is read
-_PHRASE_PUNCTUATION = set(" '-’.,!?")
+_PHRASE_PUNCTUATION = set(" '-’")
+# Sentence punctuation has no sound: "Hey Computer!" is the wake word "Hey Computer".
+_SILENT_PUNCTUATION = re.compile(r"[.,!?;:]")
 MAX_PHRASE_CHARS = 64
 
 
@@ -46,7 +48,13 @@ def check_project_fields(data: Any, *, default_author: str | None) -> dict[str, 
     phrase = data.get("phrase")
     if not isinstance(phrase, str) or not phrase.strip():
         raise bad_request("phrase: give the wake word, e.g. 'hey computer'")
-    phrase = " ".join(unicodedata.normalize("NFC", phrase).split())
+    given = phrase
+    phrase = " ".join(_SILENT_PUNCTUATION.sub(" ", unicodedata.normalize("NFC", phrase)).split())
+    if not phrase:
+        raise bad_request(
+            f"phrase: {given.strip()[:40]!r} has no letters or digits; give the wake word, "
+            "e.g. 'hey computer'"
+        )
     if len(phrase) > MAX_PHRASE_CHARS:
         raise bad_request(f"phrase: {len(phrase)} characters; at most {MAX_PHRASE_CHARS}")
     for char in phrase:

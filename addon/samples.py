@@ -88,13 +88,16 @@ def prepare_clip(path: Path, label: str, *, trim: bool = False) -> Clip:
     if trim and label in SPEECH_LABELS:
         samples = trim_silence(samples)
     flags = quality_flags(samples, label)
-    if not info.is_device_format:
-        flags = (*flags, "converted")
+    if info.rate_hz < constants.SAMPLE_RATE_HZ:  # converting is routine; this loses sound
+        flags = (*flags, "low_rate")
     return Clip(samples, flags, hashlib.sha256(np.ascontiguousarray(samples).data).hexdigest())
 
 
 def quality_flags(samples: np.ndarray, label: str) -> tuple[str, ...]:
-    """Warnings the panel shows: clipped, silent, too_short, too_long."""
+    """Warnings the panel shows: clipped, silent, too_short, too_long.
+
+    A room response (rir) is an echo a fraction of a second long: never too short.
+    """
     flags = []
     # No widened copies: an hour of background is 115 MB as int16 and four times that as int64.
     peak = max(int(samples.max()), -int(samples.min())) if len(samples) else 0
@@ -105,7 +108,7 @@ def quality_flags(samples: np.ndarray, label: str) -> tuple[str, ...]:
         flags.append("silent")
     duration_s = len(samples) / constants.SAMPLE_RATE_HZ
     shortest = _LIMITS.min_long_s if label in LONG_LABELS else _LIMITS.min_clip_s
-    if duration_s < shortest:
+    if duration_s < shortest and label != "rir":
         flags.append("too_short")
     if label not in LONG_LABELS and duration_s > _LIMITS.max_clip_s:
         flags.append("too_long")

@@ -287,6 +287,14 @@ class Store:
 
         return await self._run(work)
 
+    async def recorded_positives(self, project_id: int) -> int:
+        """Wake words recorded by people: every positive not made by a speech engine."""
+        query = (
+            "SELECT COUNT(*) FROM samples WHERE project_id = ? AND label = 'positive'"
+            " AND source != 'synthetic'"
+        )
+        return await self._run(lambda db: db.execute(query, (project_id,)).fetchone()[0])
+
     # --- jobs --------------------------------------------------------------------------------
 
     async def create_job(
@@ -426,7 +434,8 @@ def _project(row: sqlite3.Row) -> Project:
 
 def _sample(row: sqlite3.Row) -> Sample:
     data = {key: row[key] for key in row.keys()}  # noqa: SIM118
-    data["flags"] = tuple(json.loads(data["flags"]))
+    # "converted" was once set on every clip not already 16 kHz mono: never a problem.
+    data["flags"] = tuple(f for f in json.loads(data["flags"]) if f != "converted")
     return Sample(**data)
 
 

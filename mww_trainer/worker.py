@@ -81,6 +81,7 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         "cutoff": outcome.cutoff,
         "best_step": outcome.best_step,
         "steps": outcome.steps,
+        "resumed_from": outcome.resumed_from,  # steps done before train_seconds began
         "train_seconds": outcome.seconds,
         "tensor_arena_size": exported.tensor_arena_size,
         "verify": report.to_dict(),

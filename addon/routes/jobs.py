@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from addon import jobspec, results
+from addon import estimates, jobspec, results
 from addon.app import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.errors import bad_request, conflict, not_found
 from addon.jobs import LOG_NAME
@@ -18,6 +18,8 @@ from addon.store import Job
 
 routes = web.RouteTableDef()
 LOG_TAIL_BYTES = 64 * 1024
+# A training job needs some of each; named as the panel names them.
+EMPTY_NAMES = {"positive": "wake-word clips", "negative": "other speech"}
 
 
 @routes.post("/api/projects/{slug}/train")
@@ -29,13 +31,23 @@ async def start_training(request: web.Request) -> web.Response:
     # Check the configuration now, so the user sees a mistake before anything is queued.
     await asyncio.to_thread(jobspec.train_job, train, project, layout, layout.job_dir(0))
     counts = await request.app[STORE].sample_counts(project.id)
-    missing = [label for label in ("positive", "negative") if not counts[label]["count"]]
+    missing = [name for label, name in EMPTY_NAMES.items() if not counts[label]["count"]]
     if missing:
         raise bad_request(
-            f"no {' and no '.join(missing)} samples yet: record, upload or generate some first"
+            f"no {' and no '.join(missing)} yet: record, upload or generate some first"
         )
     job = await request.app[JOBS].submit(project.id, "train", train, request[USER].label)
-    return web.json_response(await _job_view(request.app, job), status=201)
+    # Below a minimum the panel asked first; the job still says what it started without.
+    below = (await library.summary(project))["below_minimum"]
+    view = await _job_view(request.app, job) | {"below_minimum": below}
+    return web.json_response(view, status=201)
+
+
+@routes.get("/api/train/estimates")
+async def train_estimates(request: web.Request) -> web.Response:
+    """How long each preset will take here, from the finished training jobs' speed."""
+    jobs = await request.app[STORE].list_jobs()
+    return web.json_response(estimates.estimates(jobs))
 
 
 @routes.post("/api/projects/{slug}/synth")

@@ -44,8 +44,8 @@ async def delete_project(request: web.Request) -> web.Response:
         confirm = (await json_body(request)).get("confirm")
     if confirm != project.slug:
         raise bad_request(
-            f"deleting {project.slug!r} removes all its samples and models; confirm with "
-            f"?confirm={project.slug}"
+            f"deleting {project.slug!r} removes all its samples and models; type its name, "
+            f"{project.slug}, to confirm"
         )
     if request.app[JOBS].is_busy(project.id):
         raise conflict(f"a job of {project.slug!r} is running; cancel it first")

@@ -14,8 +14,8 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 import addon
+from addon import targets
 from addon.app import BROADCASTER, DEVICE, JOBS, LIBRARY, SETTINGS, SOCKETS, STORE, USER
-from addon.library import RECOMMENDED
 from addon.store import LABELS
 from mww_trainer.config import PRESET_NAMES
 
@@ -65,9 +65,7 @@ async def info(request: web.Request) -> web.Response:
             "presets": list(PRESET_NAMES),
             "default_preset": settings.default_preset,
             "labels": list(LABELS),
-            "recommended": {
-                k: {"minimum": a, "recommended": b} for k, (a, b) in RECOMMENDED.items()
-            },
+            "targets": targets.served(),
             "max_upload_mb": settings.max_upload_mb,
             "user": request[USER].to_dict(),
         }

@@ -33,7 +33,7 @@ function homeView(root) {
   const form = h('form', { id: 'new-project', class: 'card' },
     h('h2', { text: 'New wake word' }),
     field('Wake word', h('input', { id: 'phrase', required: true, placeholder: 'hey computer', autocomplete: 'off' }),
-      'What you will say, spelled out: letters, digits, spaces, hyphens, apostrophes.'),
+      'What you will say, spelled out: letters, digits, spaces, hyphens, apostrophes (! ? . , are left out).'),
     field('Language', h('input', { id: 'language', value: 'en', size: 6 })),
     field('Author', h('input', { id: 'author', value: user.display_name || user.name || '' })),
     field('Website (optional)', h('input', { id: 'website', type: 'url', placeholder: 'https://…' })),
@@ -52,13 +52,16 @@ function homeView(root) {
     } catch (err) { showError(error, err); }
   });
   const importInput = h('input', { id: 'import-file', type: 'file', accept: '.zip' });
+  const importSlug = h('input', { id: 'import-slug', placeholder: 'the name it was exported with', autocomplete: 'off' });
   const importError = errorBox('import-error');
   const importCard = h('div', { class: 'card' }, h('h2', { text: 'Import a wake word' }),
     h('p', { text: 'A zip exported from this panel (samples and their details).' }), importInput,
+    field('Import as (optional)', importSlug, 'Another model name, when one of that name exists already.'),
     h('button', { id: 'import', onclick: async () => {
       if (!importInput.files.length) return;
       const form = new FormData();
       form.append('file', importInput.files[0]);
+      if (importSlug.value.trim()) form.append('slug', importSlug.value.trim());
       try {
         const project = await api('api/projects/import', { method: 'POST', form });
         location.hash = `#/p/${project.slug}`;
@@ -107,20 +110,29 @@ function projectView(root, slug, tab) {
   };
 }
 
-function countsTable(counts) {
-  const rec = (app.info && app.info.recommended) || {};
-  return h('table', { class: 'counts', id: 'counts' },
-    h('tr', {}, h('th', { text: 'Kind' }), h('th', { text: 'Clips' }), h('th', { text: 'Duration' }),
-      h('th', { text: 'Speakers' }), h('th', { text: 'Minimum / recommended' })),
-    Object.entries(counts).map(([label, c]) => {
-      const r = rec[label];
-      const status = !r ? '' : c.count >= r.recommended ? 'good' : c.count >= r.minimum ? 'ok' : 'low';
-      return h('tr', { class: status, 'data-label': label },
+function countsTable(project) {
+  return h('div', {},
+    h('table', { class: 'counts', id: 'counts' },
+      h('tr', {}, ['Kind', 'Clips', 'Duration', 'Speakers'].map((t) => h('th', { text: t }))),
+      Object.entries(project.counts).map(([label, c]) => h('tr', { 'data-label': label },
         h('td', { text: LABEL_NAMES[label] }), h('td', { class: 'count', text: c.count }),
-        h('td', { text: `${Math.round(c.duration_s || 0)} s` }), h('td', { text: c.speakers }),
-        h('td', {}, r ? `${r.minimum} / ${r.recommended}+` : '–',
-          r ? h('meter', { min: 0, max: r.recommended, low: r.minimum, optimum: r.recommended, value: c.count }) : null));
-    }));
+        h('td', { text: `${Math.round(c.duration_s || 0)} s` }), h('td', { text: c.speakers })))),
+    targetsTable(project.targets || []));
+}
+
+// What a good model needs, served by the service (addon/targets.py) with what this one has.
+function targetAmount(t, value) {
+  return t.unit === 'hours' ? `${Number(value).toFixed(1)} h` : `${Math.round(value)}`;
+}
+
+function targetsTable(targets) {
+  return h('table', { class: 'counts', id: 'targets' },
+    h('tr', {}, ['Toward a good model', 'Have', 'Minimum', 'Recommended', ''].map((t) => h('th', { text: t }))),
+    targets.map((t) => h('tr', { class: t.status, 'data-kind': t.kind, title: t.why },
+      h('td', {}, t.name, h('small', { class: 'muted', text: ` ${t.unit === 'hours' ? 'hours of audio' : 'clips'}` })),
+      h('td', { class: 'have', text: targetAmount(t, t.have) + (t.pack_hours ? ` (${t.pack_hours.toFixed(1)} h from speech packs)` : '') }),
+      h('td', { text: targetAmount(t, t.minimum) }), h('td', { text: targetAmount(t, t.recommended) }),
+      h('td', {}, h('meter', { min: 0, max: t.recommended, low: t.minimum, optimum: t.recommended, value: t.have })))));
 }
 
 function samplesTab(ctx) {
@@ -131,7 +143,7 @@ function samplesTab(ctx) {
   let player = null;
   async function load() {
     const project = await api(`api/projects/${ctx.slug}`);
-    counts.replaceChildren(countsTable(project.counts));
+    counts.replaceChildren(countsTable(project));
     const query = filter.value ? `?label=${filter.value}` : '';
     const { samples } = await api(`api/projects/${ctx.slug}/samples${query}`);
     table.replaceChildren(h('tr', {}, ['#', 'Kind', 'Speaker', 'Source', 'Length', 'Warnings', ''].map((t) => h('th', { text: t }))),
@@ -215,22 +227,44 @@ function generateTab(ctx) {
 function trainTab(ctx) {
   const presets = (app.info && app.info.presets) || ['fast_test', 'standard', 'max_quality'];
   const preset = select('preset', presets.map((p) => [p, p.replace('_', ' ')]), app.info && app.info.default_preset);
+  const estimate = h('span', { id: 'preset-estimate', class: 'muted' });
   const overrides = h('textarea', { id: 'overrides', rows: 8, spellcheck: 'false',
     placeholder: 'Optional overrides, YAML or JSON, e.g.\ntraining:\n  batch_size: 64' });
   const error = errorBox('train-error');
-  const counts = h('div', {}, countsTable(ctx.project.counts));
-  const button = h('button', { id: 'train' }, 'Start training');
-  button.addEventListener('click', async () => {
+  const counts = h('div', {}, countsTable(ctx.project));
+  const missing = ctx.project.below_minimum || [];
+  const warning = h('div', { id: 'train-warning', class: 'card notice', hidden: !missing.length },
+    h('p', { text: 'Below the minimum for a usable model:' }),
+    h('ul', {}, missing.map((line) => h('li', { text: line }))),
+    h('p', { class: 'muted', text: 'Generate with the defaults, record, or fetch a speech pack first; or start anyway to try the pipeline.' }));
+  const button = h('button', { id: 'train' }, missing.length ? 'Start training…' : 'Start training');
+  const anyway = h('button', { id: 'train-anyway', class: 'danger', hidden: true }, 'Start anyway');
+  async function start() {
     showError(error, null);
     try {
       const job = await api(`api/projects/${ctx.slug}/train`, { method: 'POST',
         json: { preset: preset.value, overrides: overrides.value } });
       location.hash = `#/job/${job.id}`;
     } catch (err) { showError(error, err); }
+  }
+  button.addEventListener('click', () => {
+    if (!missing.length) { start(); return; }
+    warning.classList.add('asked');
+    anyway.hidden = false;
+    anyway.scrollIntoView({ block: 'nearest' });
   });
+  anyway.addEventListener('click', start);
+  let estimates = {};
+  const showEstimate = () => {
+    const e = estimates[preset.value];
+    estimate.textContent = e ? ` ${e.text} on this machine (${e.basis})` : '';
+  };
+  preset.addEventListener('change', showEstimate);
+  api('api/train/estimates').then((r) => { estimates = r.estimates; showEstimate(); }).catch(() => {});
   const card = h('div', { class: 'card' }, counts,
     h('p', { text: 'fast test: minutes, to check everything works · standard: a usable model (hours on a CPU) · max quality: longest.' }),
-    field('Preset', preset), field('Overrides', overrides), button, error);
+    field('Preset', h('span', {}, preset, estimate)), field('Overrides', overrides), warning,
+    h('div', { class: 'row' }, button, anyway), error);
   ctx.body.append(card);
   packsNotice().then((notice) => notice && card.prepend(notice));
 }

@@ -8,7 +8,7 @@ export const LABEL_NAMES = {
   rir: 'Room impulses',
 };
 export const FLAG_TEXT = {
-  clipped: 'clipped', silent: 'silent', too_short: 'too short', too_long: 'too long', converted: 'converted',
+  clipped: 'clipped', silent: 'silent', too_short: 'too short', too_long: 'too long', low_rate: 'below 16 kHz',
 };
 
 export function h(tag, attrs = {}, ...children) {

@@ -24,7 +24,12 @@ export function recordTab(ctx) {
   const user = (ctx.info && ctx.info.user) || {};
   const speaker = h('input', { id: 'speaker', value: user.display_name || user.name || '', placeholder: 'your name', required: true });
   const label = select('rec-label', Object.entries(LABEL_NAMES).slice(0, 4), 'positive');
-  const count = h('input', { id: 'rec-count', type: 'number', min: 1, max: 500, value: 20, size: 4 });
+  // Takes count toward the targets the service serves (addon/targets.py): per person, and in all.
+  const recorded = ctx.project.targets.find((t) => t.kind === 'recorded');
+  const perPerson = recorded.per_person;
+  const count = h('input', { id: 'rec-count', type: 'number', min: 1, max: 500, value: perPerson, size: 4 });
+  const goal = h('p', { id: 'rec-target', class: 'muted',
+    text: `${recorded.name}: ${recorded.have} so far; ${recorded.recommended} recommended (${recorded.why}).` });
   const length = h('input', { id: 'rec-seconds', type: 'number', min: 1, max: 10, step: 0.5, value: 2.5, size: 4 });
   const meter = h('div', { class: 'meter', id: 'meter' }, h('div', { class: 'bar' }));
   const prompt = h('div', { class: 'prompt', id: 'prompt', text: 'Allow the microphone to start.' });
@@ -33,6 +38,7 @@ export function recordTab(ctx) {
   const takes = h('ul', { id: 'takes', class: 'takes' });
   const takesCard = h('div', { class: 'card', id: 'prompted' },
     h('p', { text: 'Each take records a few seconds; say the wake word once when asked. Silence is trimmed for you.' }),
+    goal,
     h('div', { class: 'row' }, field('Speaker', speaker), field('Kind', label), field('Takes', count), field('Seconds per take', length)),
     h('div', { class: 'row' }, micButton, meter), prompt, recordButton);
 
@@ -52,7 +58,7 @@ export function recordTab(ctx) {
   ctx.body.append(h('div', { class: 'row modes' }, modes), takesCard, takes, room.card);
   show('prompted');
   const phrase = ctx.project.phrase;
-  const target = () => Number(count.value) || 20;
+  const target = () => Number(count.value) || perPerson;
   const nextText = () => (done >= target() ? `Done: ${done} takes. Record more, or train.` : `Record ${done + 1}/${target()}`);
 
   function drawLevel() {
@@ -107,7 +113,7 @@ export function recordTab(ctx) {
       const sample = added[0];
       const item = takeItem(sample);
       if (replace) replace.replaceWith(item); else { takes.prepend(item); done += 1; }
-      const problems = sample.flags.filter((f) => f !== 'converted');
+      const problems = sample.flags;
       const warn = problems.length ? ` (${problems.map((f) => FLAG_TEXT[f] || f).join(', ')}: re-take?)` : '';
       prompt.textContent = `Saved ${seconds(sample.duration_s)}${warn}.`;
     } catch (err) {
@@ -121,7 +127,7 @@ export function recordTab(ctx) {
   function takeItem(sample) {
     const item = h('li', { 'data-id': sample.id },
       h('span', { text: `#${sample.id} · ${seconds(sample.duration_s)} ` }),
-      sample.flags.filter((f) => f !== 'converted').map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f })),
+      sample.flags.map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f })),
       h('button', { class: 'small', onclick: () => new Audio(`api/projects/${ctx.slug}/samples/${sample.id}/audio`).play() }, '▶ Play'),
       h('button', { class: 'small retake', onclick: async () => {
         await api(`api/projects/${ctx.slug}/samples/${sample.id}?confirm=${sample.id}`, { method: 'DELETE' });

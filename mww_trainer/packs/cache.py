@@ -47,6 +47,15 @@ class InstalledPack:
     audio_files: int
     audio_bytes: int
     files: tuple[dict[str, Any], ...]
+    # Hours of audio: the catalog's figure, kept in installed.json; records written before it
+    # was kept count 16-bit 16 kHz mono WAV bytes (FLAC holds more, so this errs low).
+    hours: float | None = None
+
+    @property
+    def audio_hours(self) -> float:
+        if self.hours is not None:
+            return self.hours
+        return self.audio_bytes / (2 * 16000 * 3600)
 
     @classmethod
     def from_record(cls, record: dict[str, Any], folder: Path) -> InstalledPack:
@@ -64,6 +73,7 @@ class InstalledPack:
             audio_files=int(record["audio_files"]),
             audio_bytes=int(record["audio_bytes"]),
             files=tuple(record.get("files", ())),
+            hours=None if record.get("hours") is None else float(record["hours"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +89,7 @@ class InstalledPack:
             "download_bytes": self.download_bytes,
             "audio_files": self.audio_files,
             "audio_bytes": self.audio_bytes,
+            "hours": round(self.audio_hours, 2),
         }
 
 
@@ -137,6 +148,10 @@ class PackCache:
     def audio_dirs(self, role: str = NEGATIVE) -> list[Path]:
         """The audio folders of the installed packs that serve `role`, for training configs."""
         return [p.audio_dir for p in self.all_installed() if p.role == role]
+
+    def speech_hours(self) -> float:
+        """Hours of people talking in the installed speech packs (what training adds)."""
+        return sum(p.audio_hours for p in self.all_installed() if p.role == NEGATIVE)
 
     def voice_dirs(self) -> list[Path]:
         """The folders of the installed voice packs (piper models), for mww-synth."""

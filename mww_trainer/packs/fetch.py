@@ -156,6 +156,7 @@ def _write_record(pack: Pack, staging: Path, written: list[Written]) -> None:
         "download_bytes": pack.size_bytes,
         "audio_files": len(audio),
         "audio_bytes": sum(w.size_bytes for w in audio),
+        "hours": pack.hours,
         "files": [f.to_dict() for f in pack.files],
     }
     contents = [[w.relpath, w.size_bytes, w.sha256] for w in written]
