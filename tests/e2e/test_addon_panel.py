@@ -82,7 +82,9 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         await page.wait("document.querySelectorAll('#takes li').length === 1", timeout=20)
         take = await page.text("#takes li")
         assert take.startswith("#1 ·") and "silent" not in take, take
-        assert "Record 2/20" in await page.text("#record")
+        assert "converted" not in take  # the browser's 48 kHz is converted as a matter of course
+        assert "Record 2/30" in await page.text("#record")  # 30 takes a person: the target
+        assert "60 recommended" in await page.text("#rec-target")
         first = await page.evaluate("document.querySelector('#takes li').dataset.id")
         played = await page.evaluate(
             f"fetch('api/projects/hey_computer/samples/{first}/audio').then(r => r.status)"
@@ -121,7 +123,14 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
             "document.querySelector('#counts tr[data-label=positive] .count').textContent === '31'"
         )
         await page.type("#overrides", json.dumps(TINY, indent=1))
-        await page.click("#train")
+        await page.wait("document.querySelector('#preset-estimate').textContent.includes('about')")
+        assert "on this machine" in await page.text("#preset-estimate")
+        await page.click("#train")  # below the minimums: says what is missing, asks again
+        await page.wait("!document.querySelector('#train-anyway').hidden")
+        warning = await page.text("#train-warning")
+        assert "Wake-word clips: 31 clips of the minimum 100 clips (69 clips more)" in warning
+        assert "Other speech: " in warning
+        await page.click("#train-anyway")
         await page.wait("location.hash.startsWith('#/job/')")
         await page.wait("document.querySelector('#job-facts').textContent.includes('Step')", 120)
         await page.screenshot(shots / "2_progress.png")
