@@ -45,6 +45,15 @@ SYNTH_FIELDS = {
     "rirs": (0, 200),
     "seed": (0, 2**31 - 1),
 }
+# What the Generate tab offers (api/info serves it): the recipe bench/quality.py measures, which
+# reaches the recommended wake words and sound-alikes of addon/targets.py in one click.
+SYNTH_DEFAULTS = {
+    "positives": 2000,
+    "hard_negatives": 1000,
+    "ambient_minutes": 120,
+    "background": 10,
+    "rirs": 5,
+}
 # The Generate tab's labels, which errors use.
 SYNTH_LABELS = {
     "positives": "Wake-word clips",

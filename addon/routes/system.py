@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 import addon
-from addon import targets
+from addon import jobspec, targets
 from addon.app import BROADCASTER, DEVICE, JOBS, LIBRARY, SETTINGS, SOCKETS, STORE, USER
 from addon.store import LABELS
 from mww_trainer.config import PRESET_NAMES
@@ -66,6 +66,8 @@ async def info(request: web.Request) -> web.Response:
             "default_preset": settings.default_preset,
             "labels": list(LABELS),
             "targets": targets.served(),
+            "synth_defaults": jobspec.SYNTH_DEFAULTS,
+            "synth_bounds": {k: high for k, (_, high) in jobspec.SYNTH_FIELDS.items()},
             "max_upload_mb": settings.max_upload_mb,
             "user": request[USER].to_dict(),
         }

@@ -75,11 +75,12 @@ function homeView(root) {
     const { projects } = await api('api/projects');
     if (!projects.length) { list.replaceChildren(h('p', { text: 'No wake words yet: create one below.' })); return; }
     list.replaceChildren(h('table', { class: 'list' },
-      h('tr', {}, h('th', { text: 'Wake word' }), h('th', { text: 'Wake-word clips' }), h('th', { text: 'Other speech' }),
+      h('tr', {}, h('th', { text: 'Wake word' }), h('th', { text: 'Wake-word clips' }), h('th', { text: 'Other speech (hours)' }),
         h('th', { text: 'Created by' })),
       projects.map((p) => h('tr', {},
         h('td', {}, h('a', { href: `#/p/${p.slug}`, text: p.phrase }), h('small', { text: ` ${p.slug}` })),
-        h('td', { text: p.counts.positive.count }), h('td', { text: p.counts.negative.count }),
+        h('td', { text: p.counts.positive.count }),
+        h('td', { text: haveOf(p, 'negative') }),
         h('td', { text: p.created_by || '–' })))));
   }
   load().catch((err) => list.replaceChildren(h('p', { class: 'error', text: err.message })));
@@ -123,6 +124,11 @@ function countsTable(project) {
 // What a good model needs, served by the service (addon/targets.py) with what this one has.
 function targetAmount(t, value) {
   return t.unit === 'hours' ? `${Number(value).toFixed(1)} h` : `${Math.round(value)}`;
+}
+
+function haveOf(project, kind) {
+  const target = project.targets.find((t) => t.kind === kind);
+  return targetAmount(target, target.have);
 }
 
 function targetsTable(targets) {
@@ -199,12 +205,13 @@ function uploadTab(ctx) {
 }
 
 function generateTab(ctx) {
-  const number = (id, value, max, step = 1) => h('input', { id, type: 'number', min: 0, max, step, value, size: 5 });
+  // Defaults and bounds are the service's (addon/jobspec.py): they reach the recommended targets.
+  const { synth_defaults: given, synth_bounds: most } = app.info;
+  const number = (id, key, step = 1) => h('input', { id, type: 'number', min: 0, max: most[key], step, value: given[key], size: 5 });
   const inputs = {
-    // The defaults are the recipe bench/quality.py measures (with a speech pack for real talk).
-    positives: number('syn-positives', 2000, 5000), hard_negatives: number('syn-hard', 1000, 5000),
-    ambient_minutes: number('syn-ambient', 120, 240, 0.5), background: number('syn-background', 10, 200),
-    rirs: number('syn-rirs', 5, 200),
+    positives: number('syn-positives', 'positives'), hard_negatives: number('syn-hard', 'hard_negatives'),
+    ambient_minutes: number('syn-ambient', 'ambient_minutes', 0.5), background: number('syn-background', 'background'),
+    rirs: number('syn-rirs', 'rirs'),
   };
   const error = errorBox('generate-error');
   const button = h('button', { id: 'generate' }, 'Generate');

@@ -59,6 +59,11 @@ async def test_targets_count_packs_and_training_below_a_minimum_says_what_is_mis
     served = {t["kind"]: t for t in info["targets"]}
     assert served["negative"]["unit"] == "hours" and served["negative"]["minimum"] == 2.0
     assert served["recorded"]["per_person"] == 30  # the Record tab's default takes
+    generate = info["synth_defaults"]  # what the Generate tab offers: recommended in one click
+    assert generate["positives"] >= served["positive"]["recommended"]
+    assert generate["hard_negatives"] >= served["hard_negative"]["recommended"]
+    assert generate["ambient_minutes"] / 60 >= served["negative"]["minimum"]
+    assert info["synth_bounds"]["ambient_minutes"] / 60 >= served["negative"]["recommended"]
 
     assert (await client.post("/api/projects", json={"phrase": "hey computer"})).status == 201
     for path, label in ((speech_wav, "positive"), (noise_wav, "negative")):

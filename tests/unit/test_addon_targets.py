@@ -9,13 +9,16 @@ import pytest
 
 from addon import targets
 from addon.estimates import DEFAULT_CLIPS_PER_S, Speed, duration_text, estimates, preset_shape
-from addon.jobspec import SYNTH_FIELDS
+from addon.jobspec import SYNTH_DEFAULTS, SYNTH_FIELDS
 from addon.store import Job
 from mww_trainer.packs import PackCache
 
-# Generate's defaults (the panel's Generate tab): 2000 wake words, 1000 sound-alikes, 120 min.
-GENERATED = {"positive": 2000, "hard_negative": 1000}
-GENERATED_TALK_S = 120 * 60
+# Generate's defaults, as the Generate tab offers them.
+GENERATED = {
+    "positive": SYNTH_DEFAULTS["positives"],
+    "hard_negative": SYNTH_DEFAULTS["hard_negatives"],
+}
+GENERATED_TALK_S = SYNTH_DEFAULTS["ambient_minutes"] * 60
 
 
 def _amounts(clips=None, recorded=0, negative_s=0.0, pack_hours=0.0) -> targets.Amounts:
