@@ -103,11 +103,28 @@ def recommend(result: Sweep, target_fa_per_hour: float) -> OperatingPoint:
     both ways, for quieter wake words and for louder false alarms than the ones measured.
     """
     viable = [p for p in result.points if p.fa_per_hour <= target_fa_per_hour and p.cutoff_u8 > 0]
-    if not viable:
-        return result.points[-1]
+    if not viable or max(p.recall for p in viable) == 0.0:
+        return quietest_that_wakes(result)
     best = max(p.recall for p in viable)
     tied = [p.cutoff_u8 for p in viable if p.recall == best]
     return result.points[(min(tied) + max(tied)) // 2]
+
+
+def quietest_that_wakes(result: Sweep) -> OperatingPoint:
+    """When no cutoff meets the target and still wakes: the fewest false accepts among the
+    cutoffs that wake at all (the best recall among those), never one that cannot fire.
+
+    A cutoff above every output would ship a model that never wakes, and nobody could tell
+    why; this one wakes, and its false accepts are reported for the verdict to judge.
+    """
+    waking = [p for p in result.points if p.recall > 0 and p.cutoff_u8 > 0]
+    if not waking:
+        return result.points[-1]
+    best = min(waking, key=lambda p: (p.fa_per_hour, -p.recall))
+    tied = [
+        p.cutoff_u8 for p in waking if (p.fa_per_hour, p.recall) == (best.fa_per_hour, best.recall)
+    ]
+    return result.points[(min(tied) + max(tied)) // 2]  # the middle, as recommend does
 
 
 def summary_metrics(result: Sweep, cutoff: float) -> dict[str, float]:

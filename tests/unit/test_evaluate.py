@@ -103,3 +103,18 @@ def test_batches_hold_positives_and_weights_and_report_failures():
     broken = SimpleNamespace(weights=(1.0,), masks=(0, 0, 0, 0))  # no weight for negatives
     with pytest.raises(IndexError):
         list(batches(pool, sampler, broken, 2, seed=0))
+
+
+def test_when_no_cutoff_meets_the_target_the_quietest_one_that_still_wakes_is_chosen():
+    # The wake words reach 200 and 180; talk reaches 255 (a sure false accept at any
+    # cutoff) and 190 twice: no cutoff has under 0.5 FA/h and any recall.
+    positives = [wake(200), wake(180)]
+    ambient = np.zeros(SLICES_PER_HOUR, np.uint8)
+    ambient[500:506] = 255
+    ambient[9000:9006] = 190
+    ambient[20000:20006] = 190
+    point = recommend(sweep(positives, [ambient], window=3), target_fa_per_hour=0.5)
+    assert point.recall > 0, "a cutoff that can never fire is never recommended"
+    # 1 FA/h and a wake on 200 for cutoffs 190..199: the middle.
+    assert point.fa_per_hour == 1.0 and point.cutoff_u8 == (190 + 199) // 2
+    assert point.recall == 0.5
