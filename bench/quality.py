@@ -220,7 +220,7 @@ def evaluate(tflite: Path, preset: str, config: Path, log: Path) -> dict:
 
 def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult | None:
     held = tuple(fold.split("+"))
-    work = Path(args.work) / args.slug / f"{fold}-seed{args.seed}"
+    work = Path(args.work) / args.slug / f"{fold}-seed{args.seed}{args.tag}"
     work.mkdir(parents=True, exist_ok=True)
     clips, talk = pool(args)
     data = fold_dataset(clips, talk, held, Path(args.work) / args.slug / f"train-without-{fold}")
@@ -312,6 +312,7 @@ def main() -> None:
     parser.add_argument(
         "--synth-only", action="store_true", help="synthesise the folds' data sets, then stop"
     )
+    parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(
         "--set",
         action="append",

@@ -38,10 +38,10 @@ SCORING_LEAD_S = 3.5
 # training window holds its start-up transient (a shortcut the model would learn).
 WARMUP_S = 2.0
 TRAIN_TAIL_S = 0.2  # the guide's jitter: the word ends about 0.2 s before the window's end
-# Augmented variants of each stretch of a person's long recording (besides its plain windows).
-REAL_TALK_VARIANTS = 2
-# Stretches cut from a person's long recording per second of it, each a window long.
-REAL_TALK_STRETCHES_PER_S = 0.5
+# Augmented variants of each stretch of a long negative recording (besides its plain windows).
+TALK_VARIANTS = 2
+# Stretches cut from a long negative recording per second of it, each a window long.
+TALK_STRETCHES_PER_S = 0.5
 
 
 # People talking mixed under training clips as background, at most this much (it is held in
@@ -74,7 +74,7 @@ def _segments(clip: Clip, frames: int, index: int) -> tuple[tuple[int, int], ...
     """Random window-long stretches of a long recording (the same ones on every run)."""
     length = _window_samples(frames)
     total = int(clip.duration_s * constants.SAMPLE_RATE_HZ)
-    count = max(1, round(clip.duration_s * REAL_TALK_STRETCHES_PER_S))
+    count = max(1, round(clip.duration_s * TALK_STRETCHES_PER_S))
     rng = np.random.default_rng([index, int(clip.sha256[:8], 16)])
     starts = np.sort(rng.integers(0, max(1, total - length), count))
     return tuple((int(s), length) for s in starts)
@@ -229,8 +229,8 @@ def build_training_set(
     negatives = dataset.select(Role.NEGATIVE, Split.TRAIN)
     long_negatives = [c for c in negatives if is_long(c, frames)]
     short_negatives = [c for c in negatives if not is_long(c, frames)]
-    real_long = [c for c in long_negatives if c.human] if augmenter is not None else []
-    segments = {c.sha256: _segments(c, frames, index) for index, c in enumerate(real_long)}
+    stretched = long_negatives if augmenter is not None else []
+    segments = {c.sha256: _segments(c, frames, index) for index, c in enumerate(stretched)}
     clip_sets = (
         (Role.POSITIVE, POSITIVE, dataset.select(Role.POSITIVE, Split.TRAIN), variants, {}),
         (
@@ -241,9 +241,11 @@ def build_training_set(
             {},
         ),
         (Role.NEGATIVE, NEGATIVE, short_negatives, variants, {}),
-        # People talking are scarce and decide false wakes: their long recordings also go
-        # through the augmentation chain (pitch, EQ, rooms, noise), a stretch at a time.
-        (Role.NEGATIVE, NEGATIVE, real_long, REAL_TALK_VARIANTS, segments),
+        # Long recordings also go through the augmentation chain (pitch, EQ, rooms, noise), a
+        # stretch at a time: were only wake words augmented, an augmented sound (a new timbre,
+        # an unheard engine's voice) would itself be the cue, and talk by any voice the model
+        # never heard would wake it.
+        (Role.NEGATIVE, NEGATIVE, stretched, TALK_VARIANTS, segments),
     )
     offset = 0
     for role, kind, clips, count, cuts in clip_sets:
