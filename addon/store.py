@@ -383,7 +383,9 @@ def quick_check(path: Path) -> list[str]:
     if not path.exists():
         return []
     try:
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        # resolve(): as_uri() needs an absolute path, and --data-dir ./data is relative.
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             lines = [row[0] for row in db.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:  # not a database at all, or unreadable
         return [str(exc)]

@@ -9,7 +9,7 @@ import pytest
 
 from addon import migrations
 from addon.errors import UserError
-from addon.store import NewSample, Store
+from addon.store import NewSample, Store, quick_check
 
 pytestmark = pytest.mark.asyncio
 
@@ -99,3 +99,13 @@ async def test_projects_samples_jobs_and_events(tmp_path: Path):
         assert await store.list_samples(project.id) == []
     finally:
         await store.close()
+
+
+def test_quick_check_reads_a_database_named_by_a_relative_path(tmp_path, monkeypatch):
+    # The README starts the panel with --data-dir ./data: health checks that database.
+    monkeypatch.chdir(tmp_path)
+    with sqlite3.connect("mww.db") as db:
+        db.execute("CREATE TABLE t (x)")
+    assert quick_check(Path("mww.db")) == []
+    Path("broken.db").write_bytes(b"not a database at all" * 100)
+    assert quick_check(Path("broken.db"))
