@@ -117,7 +117,7 @@ def test_secrets_come_from_files_or_the_environment(tmp_path: Path):
     )
     assert from_env.mqtt_password == "env-secret"
     (tmp_path / "empty").write_text("\n")
-    with pytest.raises(SettingsError, match="token-file: .*empty is empty"):
+    with pytest.raises(SettingsError, match=r"token-file: .*empty is empty"):
         Settings.from_args(
             ["--data-dir", str(tmp_path), "--token-file", str(tmp_path / "empty")], environ={}
         )
