@@ -110,6 +110,15 @@ def recommend(result: Sweep, target_fa_per_hour: float) -> OperatingPoint:
     return result.points[(min(tied) + max(tied)) // 2]
 
 
+def people_talking(
+    ambient: list[np.ndarray], human: tuple[bool, ...], cutoff_u8: int, window: int
+) -> tuple[int, float]:
+    """False accepts in the ambient outputs recorded by people (``human`` flags each one),
+    and the hours they rest on: where models trained on synthetic talk fail."""
+    talk = [o for o, h in zip(ambient, human, strict=False) if h]
+    return (count_false_accepts(talk, cutoff_u8, window) if talk else 0), hours(talk)
+
+
 def quietest_that_wakes(result: Sweep) -> OperatingPoint:
     """When no cutoff meets the target and still wakes: the fewest false accepts among the
     cutoffs that wake at all (the best recall among those), never one that cannot fire.

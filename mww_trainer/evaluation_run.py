@@ -14,8 +14,8 @@ from mww_trainer.evaluate import (
     OperatingPoint,
     Sweep,
     average_viable_recall,
-    count_false_accepts,
     heard,
+    people_talking,
     recall_at_fa,
     recommend,
     sweep,
@@ -227,9 +227,7 @@ def held_out_voices(clips) -> dict:
 
 def _real_speech(outputs: Outputs, human: tuple[bool, ...], cutoff: float, window: int) -> dict:
     """False accepts on the recordings of people alone, counted and per hour."""
-    talk = [o for o, h in zip(outputs.ambient, human, strict=False) if h]
-    hours = sum(len(o) for o in talk) * SLICE_S / 3600
-    count = count_false_accepts(talk, cutoff_to_u8(cutoff), window) if talk else 0
+    count, hours = people_talking(outputs.ambient, human, cutoff_to_u8(cutoff), window)
     return {
         "real_speech_hours": hours,
         "real_speech_false_accepts": count,

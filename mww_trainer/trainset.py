@@ -91,9 +91,6 @@ class DeviceSet:
     ambient_human: tuple[bool, ...] = ()
     ambient_names: tuple[str, ...] = ()  # what each ambient sequence is, for reports
 
-    def human_ambient(self) -> list[np.ndarray]:
-        return [a for a, human in zip(self.ambient, self.ambient_human, strict=False) if human]
-
 
 @dataclass(frozen=True)
 class TrainingSet:

@@ -6,7 +6,14 @@ import numpy as np
 
 from mww_trainer.config.types import Config
 from mww_trainer.detection import cutoff_to_u8
-from mww_trainer.evaluate import Sweep, hours, recommend, summary_metrics, sweep
+from mww_trainer.evaluate import (
+    Sweep,
+    hours,
+    people_talking,
+    recommend,
+    summary_metrics,
+    sweep,
+)
 from mww_trainer.examples import WindowPool
 from mww_trainer.metrics import binary_metrics
 from mww_trainer.models.mixednet import MixedNet
@@ -51,10 +58,10 @@ def validation_metrics(
         metrics["cutoff"] = cutoff
         metrics["cutoff_u8"] = float(cutoff_to_u8(cutoff))
         metrics["ambient_hours"] = hours(ambient)
-        human = [a for a, h in zip(ambient, device.ambient_human, strict=False) if h]
-        metrics["real_speech_hours"] = hours(human)
-        if human:
-            # The people-talking part alone: where synthetic-only models failed.
-            real = sweep(positives, human, window=window)
-            metrics["real_speech_false_positives_per_hour"] = real.at(cutoff).fa_per_hour
+        count, talk_hours = people_talking(
+            ambient, device.ambient_human, cutoff_to_u8(cutoff), window
+        )
+        metrics["real_speech_hours"] = talk_hours
+        if talk_hours:
+            metrics["real_speech_false_positives_per_hour"] = count / talk_hours
     return metrics
