@@ -22,8 +22,8 @@ from mww_trainer.ingest.origin import ENGINE_FAMILIES, HUMAN
 _FORMAT_VERSION = 1
 # Below this many speakers a speaker-level split cannot fill train, val and test.
 MIN_SPEAKERS = 3
-# From this many engine families on, validation and test hold out whole families: a voice
-# derived from a training voice (another espeak variant) is no test of new voices.
+# From this many engine families on, validation holds out a whole family: a voice derived
+# from a training voice (another espeak variant) is no test of new voices.
 MIN_FAMILIES = 3
 # Validation negatives wanted (seconds), and the most of all negatives they may take.
 MIN_VAL_NEGATIVE_S = 3600.0
@@ -176,17 +176,12 @@ def _hold_out_a_family(units: list[Unit], state: SplitState, result: dict[str, S
     groups = sorted({u.speaker for u in units})
     if not any(state.speakers.get(g) == Split.VAL for g in groups):
         new = [g for g in groups if g not in state.speakers]
-        ranked = sorted(new, key=lambda g: _family_rank(g.removeprefix("engine:")))
-        if ranked:
-            state.speakers[ranked[0]] = Split.VAL
+        if new:  # groups are "engine:<family>", families all in VAL_FAMILY_ORDER
+            first = min(new, key=lambda g: VAL_FAMILY_ORDER.index(g.removeprefix("engine:")))
+            state.speakers[first] = Split.VAL
     for group in groups:
         state.speakers.setdefault(group, Split.TRAIN)
     _place_files(units, state, result)
-
-
-def _family_rank(family: str) -> tuple[int, str]:
-    order = VAL_FAMILY_ORDER
-    return (order.index(family) if family in order else len(order), family)
 
 
 def _hold_out_one_speaker(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
