@@ -16,6 +16,7 @@ from addon.errors import UserError, conflict
 from addon.results import EXPORT_DIR
 from addon.settings import Settings
 from addon.store import Job
+from mww_trainer.device.manifest import Manifest
 from mww_trainer.esphome import (
     Device,
     DeviceNotFoundError,
@@ -27,7 +28,6 @@ from mww_trainer.esphome import (
 )
 from mww_trainer.esphome.backup import Backup, latest_backup
 from mww_trainer.esphome.snippet import ModelNames
-from mww_trainer.manifest import Manifest
 
 BUILD_DIR = "esphome-build"  # in the data folder: PlatformIO's toolchain cache and builds
 INSTALLABLE_PLATFORMS = ("esp32", None)  # None: declared elsewhere, e.g. in a remote package

@@ -83,7 +83,9 @@ class JobSummary:
     progress_percent: float | None = None  # 0..100 while running
     stage: str | None = None  # e.g. "features", "train"
     finished_at: str | None = None  # ISO 8601 UTC; filled in when the job ends
-    verdict: dict[str, Any] | None = None  # mww_trainer.verdict's, once a model is trained
+    verdict: dict[str, Any] | None = (
+        None  # mww_trainer.evaluation.verdict's, once a model is trained
+    )
 
     def status_payload(self) -> dict[str, Any]:
         """The job's state and result: the status topic's message."""

@@ -101,7 +101,7 @@ def format_notification(summary: JobSummary) -> tuple[str, str]:
 
 
 def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
-    """The verdict (mww_trainer.verdict), its figures and what to do, as Markdown lines."""
+    """The verdict (mww_trainer.evaluation.verdict), its figures and what to do, as Markdown."""
     lines = [f"\n**{verdict.get('headline', '')}**", ""]
     lines += [f"- {f['text']} ({f['measured_on']})" for f in verdict.get("figures") or []]
     actions = verdict.get("actions") or []

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from addon.errors import UserError
 from addon.store import Job
+from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.sensitivity import SIDECAR_NAME, read_sidecar
 from mww_trainer.esphome.snippet import ModelNames, model_id_for, sensitivity_select
-from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import SIDECAR_NAME, read_sidecar
-from mww_trainer.verdict import judge
+from mww_trainer.evaluation.verdict import judge
 
 DET_NAME = "det.png"  # a DET curve, when the worker (or a later step) draws one
 EXPORT_DIR = "export"

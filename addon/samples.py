@@ -23,9 +23,9 @@ import numpy as np
 from addon.errors import bad_request
 from addon.store import LABELS, NewSample, ProjectLayout
 from mww_trainer import constants
-from mww_trainer.audio import probe_audio, read_audio, trim_silence, write_wav
+from mww_trainer.data.audio import probe_audio, read_audio, trim_silence, write_wav
+from mww_trainer.data.ingest.model import Limits
 from mww_trainer.errors import AudioError
-from mww_trainer.ingest.model import Limits
 
 SPEECH_LABELS = ("positive", "hard_negative")  # one utterance per clip
 LONG_LABELS = ("negative", "background")  # long recordings, cut into windows by the trainer

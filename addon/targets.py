@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mww_trainer.ingest.split import MAX_VAL_NEGATIVE_SHARE, MIN_HUMAN_TAKES
-from mww_trainer.verdict import MIN_AMBIENT_HOURS, READY_AMBIENT_HOURS
+from mww_trainer.data.ingest.split import MAX_VAL_NEGATIVE_SHARE, MIN_HUMAN_TAKES
+from mww_trainer.evaluation.verdict import MIN_AMBIENT_HOURS, READY_AMBIENT_HOURS
 
 CLIPS, HOURS = "clips", "hours"
 RECORDED = "recorded"  # wake words people recorded (any source but synthetic)

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from mww_trainer.arena import ARENA_MARGIN, measure_arena, recommended_arena_size
+from mww_trainer.device.arena import ARENA_MARGIN, measure_arena, recommended_arena_size
 
 
 def official_models() -> list[Path]:

@@ -19,9 +19,9 @@ import time
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.augment import TRANSFORMS, Augmenter
 from mww_trainer.config.loader import load_preset
 from mww_trainer.config.types import AugmentationConfig
+from mww_trainer.data.augment import TRANSFORMS, Augmenter
 
 RATE = constants.SAMPLE_RATE_HZ
 

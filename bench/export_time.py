@@ -22,11 +22,11 @@ import numpy as np
 def main() -> None:
     import pymicro_wakeword
 
-    from mww_trainer import arena
     from mww_trainer.config import load_preset
-    from mww_trainer.export import convert_to_tflite, save_streaming_model
-    from mww_trainer.models.mixednet import MixedNet
-    from mww_trainer.tflite_model import TFLiteModel
+    from mww_trainer.device import arena
+    from mww_trainer.device.export import convert_to_tflite, save_streaming_model
+    from mww_trainer.device.tflite_model import TFLiteModel
+    from mww_trainer.model.mixednet import MixedNet
 
     config = load_preset("standard")
     net = MixedNet(config.model)

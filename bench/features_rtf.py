@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.features import FeatureStream, compute_features
+from mww_trainer.data.features import FeatureStream, compute_features
 
 
 def make_audio(duration_s: float) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 
 def make_pool(frames: int, rng: np.random.Generator):
-    from mww_trainer.examples import HARD_NEGATIVE, NEGATIVE, POSITIVE, PoolBuilder
+    from mww_trainer.data.windows import HARD_NEGATIVE, NEGATIVE, POSITIVE, PoolBuilder
 
     builder = PoolBuilder(frames)
     builder.add_clips(list(rng.integers(0, 700, (4000, frames, 40), dtype=np.uint16)), POSITIVE)
@@ -36,8 +36,8 @@ def bare_steps_per_s(net, batch: int, frames: int, steps: int) -> float:
     import keras
     import tensorflow as tf
 
-    from mww_trainer.layers.stream import Mode
-    from mww_trainer.train import make_train_step
+    from mww_trainer.model.stream import Mode
+    from mww_trainer.training.fit import make_train_step
 
     model = net.model(Mode.TRAINING)
     step = make_train_step(model, keras.optimizers.Adam(1e-3))
@@ -56,8 +56,8 @@ def bare_steps_per_s(net, batch: int, frames: int, steps: int) -> float:
 def loop_steps_per_s(config, pool, steps: int) -> float:
     from dataclasses import replace
 
-    from mww_trainer.models.mixednet import MixedNet
-    from mww_trainer.train import FitOptions, Trainer, phases
+    from mww_trainer.model.mixednet import MixedNet
+    from mww_trainer.training.fit import FitOptions, Trainer, phases
 
     schedule = replace(config.training, eval_step_interval=10**9)
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
     from mww_trainer.config import load_preset
-    from mww_trainer.models.mixednet import MixedNet
+    from mww_trainer.model.mixednet import MixedNet
 
     config = load_preset(args.preset)
     frames, batch = config.model.input_frames, config.training.batch_size

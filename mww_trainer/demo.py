@@ -135,11 +135,11 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
 
 
 def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progress) -> DemoResult:
-    from mww_trainer.checkpoint import load_checkpoint
-    from mww_trainer.export import ExportRequest, export_model
+    from mww_trainer.device.export import ExportRequest, export_model
+    from mww_trainer.device.representative import representative_from_dataset
+    from mww_trainer.device.verify import verify_model
     from mww_trainer.pipeline import train
-    from mww_trainer.representative import representative_from_dataset
-    from mww_trainer.verify import verify_model
+    from mww_trainer.training.checkpoint import load_checkpoint
 
     config = demo_config(options)
     write_config(config, options.out_dir / CONFIG_NAME)
@@ -175,14 +175,14 @@ def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progre
 
 def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[int, int]:
     """Streams the test split's positives through TFLite-Micro as the device would."""
-    from mww_trainer.audio import read_audio
-    from mww_trainer.detection import cutoff_to_u8
-    from mww_trainer.evaluate import heard
-    from mww_trainer.features import features_to_device_int8
-    from mww_trainer.ingest import Role, Split
+    from mww_trainer.data.audio import read_audio
+    from mww_trainer.data.features import features_to_device_int8
+    from mww_trainer.data.ingest import Role, Split
+    from mww_trainer.data.training_set import device_sequence, quiet_bed, trim_silence
+    from mww_trainer.device.runtime import run_stream_tflm
+    from mww_trainer.evaluation.detection import cutoff_to_u8
+    from mww_trainer.evaluation.sweep import heard
     from mww_trainer.pipeline import load_dataset
-    from mww_trainer.runtime import run_stream_tflm
-    from mww_trainer.trainset import device_sequence, quiet_bed, trim_silence
 
     dataset = load_dataset(config)
     clips, bed = dataset.select(Role.POSITIVE, Split.TEST), quiet_bed(dataset)

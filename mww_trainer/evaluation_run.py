@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from mww_trainer.config.types import Config
-from mww_trainer.detection import SLICE_S, cutoff_to_u8
-from mww_trainer.evaluate import (
+from mww_trainer.data.training_set import DeviceSet
+from mww_trainer.device.sensitivity import measure_levels
+from mww_trainer.evaluation.detection import SLICE_S, cutoff_to_u8
+from mww_trainer.evaluation.sweep import (
     OperatingPoint,
     Sweep,
     average_viable_recall,
@@ -20,8 +22,6 @@ from mww_trainer.evaluate import (
     recommend,
     sweep,
 )
-from mww_trainer.sensitivity import measure_levels
-from mww_trainer.trainset import DeviceSet
 
 # Sliding windows tried when recommending one (the device accepts any window >= 1).
 CANDIDATE_WINDOWS = (3, 5, 7, 10)
@@ -47,8 +47,8 @@ class Outputs:
 
 def tflite_sequence_outputs(model: bytes, seq: np.ndarray) -> np.ndarray:
     """One feature sequence [frames, 40] streamed through the int8 model: uint8 per slice."""
-    from mww_trainer.features import features_to_device_int8
-    from mww_trainer.runtime import run_stream_litert
+    from mww_trainer.data.features import features_to_device_int8
+    from mww_trainer.device.runtime import run_stream_litert
 
     usable = len(seq) // 3 * 3
     if usable == 0:
@@ -71,8 +71,8 @@ def tflite_outputs(model: bytes, device: DeviceSet) -> Outputs:
 
 
 def checkpoint_outputs(config: Config, path: Path, device: DeviceSet) -> Outputs:
-    from mww_trainer.checkpoint import load_checkpoint
-    from mww_trainer.scoring import outputs_for_all
+    from mww_trainer.evaluation.scoring import outputs_for_all
+    from mww_trainer.training.checkpoint import load_checkpoint
 
     net = load_checkpoint(config.model, path)
     return Outputs(
@@ -130,12 +130,12 @@ def analysis(outputs: Outputs, clips, ambient_names, cutoff: float, window: int)
 
 
 def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
-    from mww_trainer.det import write_det_json, write_det_png
-    from mww_trainer.feature_cache import FeatureCache
-    from mww_trainer.ingest import Role, Split
+    from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.data.ingest import Role, Split
+    from mww_trainer.data.training_set import device_set
+    from mww_trainer.evaluation.det_curve import write_det_json, write_det_png
     from mww_trainer.pipeline import load_dataset
-    from mww_trainer.trainset import device_set
-    from mww_trainer.validation import FALLBACK_CUTOFF
+    from mww_trainer.training.validation import FALLBACK_CUTOFF
 
     dataset = load_dataset(config)
     split = None if request.split == "all" else Split(request.split)

@@ -26,8 +26,8 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from mww_trainer import constants
+from mww_trainer.device.live import LiveScorer, Scored, slice_end_s
 from mww_trainer.errors import MwwError
-from mww_trainer.live import LiveScorer, Scored, slice_end_s
 
 READ_BYTES = 8192  # at most this much PCM per read: about 85 ms at 48 kHz
 MEMORY_LIMIT_BYTES = 3 << 30  # address space; a scorer needs a few hundred MB
@@ -61,7 +61,7 @@ def stream_scores(scorer: LiveScorer, source: BinaryIO, rate_hz: int) -> Iterato
     """Scores every chunk of int16 PCM read from `source` until it ends."""
     import soxr
 
-    from mww_trainer.audio import to_int16
+    from mww_trainer.data.audio import to_int16
 
     resampler = None
     if rate_hz != constants.SAMPLE_RATE_HZ:
@@ -84,8 +84,8 @@ def stream_scores(scorer: LiveScorer, source: BinaryIO, rate_hz: int) -> Iterato
 
 def score_file(scorer: LiveScorer, path: str) -> dict:
     """A recording's trace and wakes, scored after a quiet lead like the evaluation's clips."""
-    from mww_trainer.audio import read_audio
-    from mww_trainer.trainset import SCORING_LEAD_S, SCORING_TAIL_S, on_bed
+    from mww_trainer.data.audio import read_audio
+    from mww_trainer.data.training_set import SCORING_LEAD_S, SCORING_TAIL_S, on_bed
 
     samples = read_audio(path)
     duration_s = len(samples) / constants.SAMPLE_RATE_HZ

@@ -39,7 +39,7 @@ class TrainOutcome:
 
 
 def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress):
-    from mww_trainer.ingest import Limits, ingest
+    from mww_trainer.data.ingest import Limits, ingest
 
     processed = Path(config.paths.processed_dir)
     dataset = ingest(
@@ -59,7 +59,7 @@ def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress
 def make_augmenter(config: Config, seed: int, talk: list[Path] | None = None):
     """The configured augmenter; ``talk`` (recordings of people) joins the background sounds,
     so that a wake word is also heard over someone talking and talk alone is never the cue."""
-    from mww_trainer.augment import Augmenter
+    from mww_trainer.data.augment import Augmenter
 
     aug = config.augmentation
     probabilities = (
@@ -91,8 +91,8 @@ def mining_interval_steps(config: Config, pool_size: int) -> int:
 
 def prepare(config: Config, *, seed: int, on_progress: ProgressCallback):
     """Stages 1-3: ingest, feature cache, training windows and the validation set."""
-    from mww_trainer.feature_cache import FeatureCache
-    from mww_trainer.trainset import background_talk, build_training_set
+    from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.data.training_set import background_talk, build_training_set
 
     dataset = load_dataset(config, on_progress)
     cache = FeatureCache(Path(config.paths.processed_dir) / "features")
@@ -113,7 +113,7 @@ def fit_options(
     mixed_precision: bool,
     on_progress: ProgressCallback,
 ):
-    from mww_trainer.train import FitOptions
+    from mww_trainer.training.fit import FitOptions
 
     perf = config.performance
     return FitOptions(
@@ -131,11 +131,11 @@ def train(
     config: Config, *, seed: int = 0, on_progress: ProgressCallback = ignore_progress
 ) -> TrainOutcome:
     """Trains (or continues training) the configured model; returns the chosen checkpoint."""
-    from mww_trainer.compute import precision, setup_compute
-    from mww_trainer.mining import make_miner
-    from mww_trainer.models.mixednet import MixedNet
-    from mww_trainer.train import fit
-    from mww_trainer.validation import operating_cutoff, validation_metrics
+    from mww_trainer.model.mixednet import MixedNet
+    from mww_trainer.training.compute import precision, setup_compute
+    from mww_trainer.training.fit import fit
+    from mww_trainer.training.mining import make_miner
+    from mww_trainer.training.validation import operating_cutoff, validation_metrics
 
     dataset, data = prepare(config, seed=seed, on_progress=on_progress)
     compute = setup_compute(config.performance)

@@ -39,14 +39,14 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     from mww_trainer.cli.common import quiet_tensorflow
 
     quiet_tensorflow()  # only training needs TensorFlow: other jobs start in a blink
-    from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config_dict
-    from mww_trainer.export import ExportRequest, export_model
+    from mww_trainer.device.export import ExportRequest, export_model
+    from mww_trainer.device.representative import representative_from_dataset
+    from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
+    from mww_trainer.device.verify import verify_model
+    from mww_trainer.evaluation.verdict import judge
     from mww_trainer.pipeline import load_dataset, train
-    from mww_trainer.representative import representative_from_dataset
-    from mww_trainer.sensitivity import Sensitivity, write_sidecar
-    from mww_trainer.verdict import judge
-    from mww_trainer.verify import verify_model
+    from mww_trainer.training.checkpoint import load_checkpoint
 
     config = load_config_dict(spec["config"], source="job.json")
     outcome = train(config, seed=int(spec.get("seed", 0)), on_progress=on_progress)
@@ -92,8 +92,8 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
 
 def evaluate_held_out(config, tflite: Path, job_dir: Path, dataset) -> dict[str, Any]:
     """The exported file on the test split (val when test has no wake words), det.png beside."""
+    from mww_trainer.data.ingest import Role, Split
     from mww_trainer.evaluation_run import EvaluationRequest, run_evaluation
-    from mww_trainer.ingest import Role, Split
 
     split = "test" if dataset.select(Role.POSITIVE, Split.TEST) else "val"
     request = EvaluationRequest(model=tflite, is_tflite=True, split=split, output_dir=job_dir)

@@ -79,7 +79,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _write_levels(report: dict, tflite: Path, split: str) -> Path | None:
     """sensitivity.json beside the exported model's manifest, measured on held-out audio."""
-    from mww_trainer.sensitivity import Sensitivity, write_sidecar
+    from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
 
     beside_manifest = (tflite.parent / "manifest.json").is_file()
     if split not in ("val", "test") or "sensitivity" not in report or not beside_manifest:
@@ -88,7 +88,7 @@ def _write_levels(report: dict, tflite: Path, split: str) -> Path | None:
 
 
 def format_report(report: dict) -> str:
-    from mww_trainer.verdict import judge
+    from mww_trainer.evaluation.verdict import judge
 
     at = report["at_cutoff"]
     rec = report["recommended"]

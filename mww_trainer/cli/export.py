@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from mww_trainer.checkpoint import load_checkpoint
     from mww_trainer.config import load_config
-    from mww_trainer.export import ExportRequest, export_model
-    from mww_trainer.validation import FALLBACK_CUTOFF
+    from mww_trainer.device.export import ExportRequest, export_model
+    from mww_trainer.training.checkpoint import load_checkpoint
+    from mww_trainer.training.validation import FALLBACK_CUTOFF
 
     config = load_config(args.config, args.override)
     checkpoint = Path(args.checkpoint)
@@ -99,8 +99,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _representative(config):
     """Calibration slices from the clips ingest accepts (never a file it would skip)."""
+    from mww_trainer.device.representative import representative_from_dataset
     from mww_trainer.pipeline import load_dataset
-    from mww_trainer.representative import representative_from_dataset
 
     accepted = [clip.path for clip in load_dataset(config).select(role=None)]
     return representative_from_dataset(config.paths, accepted=accepted)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from mww_trainer.cli.common import EXIT_OK, run_command
-from mww_trainer.room import (
+from mww_trainer.data.room import (
     ARECORD_PACKAGE,
     MAX_CHUNK_S,
     MIN_CHUNK_S,

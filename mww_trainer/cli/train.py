@@ -35,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
     display = TrainingDisplay(Path(perf.tensorboard_log_dir))
     callbacks = [display]
     if perf.tensorboard_enabled:
-        from mww_trainer.tensorboard import TensorBoardWriter
+        from mww_trainer.training.tensorboard import TensorBoardWriter
 
         callbacks.append(TensorBoardWriter(Path(perf.tensorboard_log_dir)))
     try:

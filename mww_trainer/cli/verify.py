@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mww_trainer.tflite_model import TFLiteModel
-from mww_trainer.verify import VerifyReport, verify_model
+from mww_trainer.device.tflite_model import TFLiteModel
+from mww_trainer.device.verify import VerifyReport, verify_model
 
 EXIT_COMPATIBLE = 0
 EXIT_INCOMPATIBLE = 1

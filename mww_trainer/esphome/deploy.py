@@ -12,6 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.sensitivity import Sensitivity, read_sidecar
+from mww_trainer.device.verify import VerifyReport, verify_model
 from mww_trainer.errors import MwwError
 from mww_trainer.esphome import backup as bk
 from mww_trainer.esphome.devices import Device, declared_ids
@@ -24,9 +27,6 @@ from mww_trainer.esphome.runner import ESPHOME_COMMAND, ConfigCheck, validate_co
 from mww_trainer.esphome.secrets import Redactor
 from mww_trainer.esphome.snippet import ModelNames, package_text
 from mww_trainer.esphome.yaml_edit import PackageEntry, add_package, unified_diff
-from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import Sensitivity, read_sidecar
-from mww_trainer.verify import VerifyReport, verify_model
 
 Verifier = Callable[[Path], VerifyReport]
 
@@ -36,7 +36,7 @@ class DeployOptions:
     validate: bool = True  # run `esphome config` after writing (and roll back on failure)
     esphome_command: tuple[str, ...] = ESPHOME_COMMAND
     env: Mapping[str, str] | None = None  # extra environment for ESPHome
-    verifier: Verifier | None = None  # None: mww_trainer.verify.verify_model
+    verifier: Verifier | None = None  # None: mww_trainer.device.verify.verify_model
     lock_timeout_s: float = bk.LOCK_TIMEOUT_S
 
 

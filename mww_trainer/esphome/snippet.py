@@ -19,8 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import Sensitivity, read_sidecar
+from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.sensitivity import Sensitivity, read_sidecar
 
 WAKE_WORDS_DIR = "wake_words"
 PACKAGE_PREFIX = "mww_"

@@ -19,7 +19,7 @@ from aiohttp import web
 from addon.app import create_app
 from addon.settings import Settings
 from addon.store import ProjectLayout
-from mww_trainer.ingest.origin import origin_of
+from mww_trainer.data.ingest.origin import origin_of
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
 PREFIX = "/api/hassio_ingress/e2e_token/"

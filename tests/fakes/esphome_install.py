@@ -18,8 +18,8 @@ from aiohttp import web
 from addon.app import LIBRARY, STORE
 from addon.jobspec import train_request
 from addon.store import Job
-from mww_trainer.sensitivity import Sensitivity, write_sidecar
-from mww_trainer.verdict import judge
+from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
+from mww_trainer.evaluation.verdict import judge
 from tests.fakes.esphome_folder import esphome_folder, official_models_dir
 from tests.fakes.levels import measured_levels
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mww_trainer.sensitivity import MODERATELY, SLIGHTLY, VERY, Level, Sensitivity
+from mww_trainer.device.sensitivity import MODERATELY, SLIGHTLY, VERY, Level, Sensitivity
 
 NAMES = (VERY, MODERATELY, SLIGHTLY)  # increasing cutoffs
 

@@ -57,7 +57,7 @@ async def synthesised_project(client) -> None:
 
 
 async def test_synthesise_train_and_download_a_verified_model(aiohttp_client, tmp_path, espeak):
-    from mww_trainer.verify import verify_model
+    from mww_trainer.device.verify import verify_model
 
     settings = Settings(data_dir=tmp_path / "data")
     app = create_app(settings)

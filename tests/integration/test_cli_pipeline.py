@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from ruamel.yaml import YAML
 
-from mww_trainer.tflite_model import TFLiteModel
+from mww_trainer.device.tflite_model import TFLiteModel
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_demo_exports_a_verified_model_that_tflite_micro_streams(demo):
 
 
 def test_demo_model_streams_through_tflite_micro_like_litert(demo):
-    from mww_trainer.runtime import run_stream_litert, run_stream_tflm
+    from mww_trainer.device.runtime import run_stream_litert, run_stream_tflm
 
     data = (demo / "exported" / "hey_computer.tflite").read_bytes()
     rng = np.random.default_rng(0)

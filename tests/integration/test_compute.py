@@ -20,9 +20,9 @@ import numpy as np, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from mww_trainer.config.types import ModelConfig
-from mww_trainer.layers.stream import Mode
-from mww_trainer.models.mixednet import MixedNet
-from mww_trainer.train import make_optimizer, make_train_step
+from mww_trainer.model.stream import Mode
+from mww_trainer.model.mixednet import MixedNet
+from mww_trainer.training.fit import make_optimizer, make_train_step
 arch = ModelConfig("mixednet", 8, 5, 3, None, (8, 8), ((5,), (9,)), (1, 1), (False, False),
                    0.0, 0.0)
 rng = np.random.default_rng(0)
@@ -96,7 +96,7 @@ def test_mixed_precision_policy_keeps_a_float32_head_and_is_restored():
     # (TensorFlow 2.21), which is why mixed precision is switched on only with a GPU.
     out = run("""
         import keras
-        from mww_trainer.compute import precision
+        from mww_trainer.training.compute import precision
         with precision(True):
             model = MixedNet(arch).model(Mode.TRAINING)
             assert model.get_layer("first_conv").compute_dtype == "float16"

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from mww_trainer.cli.esphome import main
+from mww_trainer.device.sensitivity import write_sidecar
+from mww_trainer.device.verify import verify_model
 from mww_trainer.esphome import (
     DeployOptions,
     ValidationError,
@@ -22,8 +24,6 @@ from mww_trainer.esphome import (
     find_device,
 )
 from mww_trainer.esphome.runner import ESPHOME_COMMAND
-from mww_trainer.sensitivity import write_sidecar
-from mww_trainer.verify import verify_model
 from tests.fakes import esphome_folder
 from tests.fakes.levels import measured_levels
 

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_bit_flipped_checkpoint_is_a_usage_error_not_a_gate_failure(tmp_path, capsys):
-    from mww_trainer.checkpoint import save_checkpoint
     from mww_trainer.cli.export import main
-    from mww_trainer.models.mixednet import MixedNet
+    from mww_trainer.model.mixednet import MixedNet
+    from mww_trainer.training.checkpoint import save_checkpoint
 
     override = tmp_path / "tiny.yaml"
     override.write_text(json.dumps({"model": TINY_MODEL}))  # JSON is YAML

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from mww_trainer import constants
-from mww_trainer.audio import read_audio
-from mww_trainer.features import compute_features, device_int8, raw_from_features
+from mww_trainer.data.audio import read_audio
+from mww_trainer.data.features import compute_features, device_int8, raw_from_features
 
 pytestmark = pytest.mark.integration
 

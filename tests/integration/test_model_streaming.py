@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mww_trainer.config.types import ModelConfig
-from mww_trainer.layers.stream import Mode, reset_states
-from mww_trainer.tflite_model import TFLiteModel
+from mww_trainer.device.tflite_model import TFLiteModel
+from mww_trainer.model.stream import Mode, reset_states
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def randomise_batch_norm(net, rng) -> None:
     ids=["hey_jarvis", "split_kernels", "repeats_residual"],
 )
 def test_streaming_twin_matches_clip_model(config):
-    from mww_trainer.models.mixednet import MixedNet
+    from mww_trainer.model.mixednet import MixedNet
 
     rng = np.random.default_rng(7)
     net = MixedNet(config)
@@ -88,7 +88,7 @@ def test_streaming_twin_matches_clip_model(config):
 
 
 def test_sequence_mode_scores_every_stride():
-    from mww_trainer.models.mixednet import MixedNet
+    from mww_trainer.model.mixednet import MixedNet
 
     rng = np.random.default_rng(3)
     net = MixedNet(SPLIT_KERNELS)
@@ -109,8 +109,8 @@ def official_op_counts(name: str) -> Counter:
 
 
 def test_hey_jarvis_shape_exports_like_the_official_model(tmp_path):
-    from mww_trainer.export import convert_to_tflite, save_streaming_model
-    from mww_trainer.models.mixednet import MixedNet
+    from mww_trainer.device.export import convert_to_tflite, save_streaming_model
+    from mww_trainer.model.mixednet import MixedNet
 
     rng = np.random.default_rng(0)
     net = MixedNet(HEY_JARVIS)

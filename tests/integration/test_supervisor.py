@@ -13,7 +13,7 @@ import pytest
 from addon.mqtt import JobSummary, MqttNotifier
 from addon.notify import JobNotifier, format_notification, resolve_mqtt_settings
 from addon.supervisor import SupervisorClient, SupervisorError
-from mww_trainer.verdict import judge
+from mww_trainer.evaluation.verdict import judge
 from tests.fakes.fake_supervisor import FakeSupervisor
 from tests.fakes.mosquitto import (
     MOSQUITTO_MISSING,

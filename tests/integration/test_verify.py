@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from mww_trainer.cli.verify import main
-from mww_trainer.manifest import Manifest
-from mww_trainer.runtime import run_stream_litert, run_stream_tflm, verification_stream
-from mww_trainer.verify import VerifyReport, verify_model
+from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.runtime import run_stream_litert, run_stream_tflm, verification_stream
+from mww_trainer.device.verify import VerifyReport, verify_model
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mww_trainer.audio import probe_audio, read_audio, to_float32, to_int16, write_wav
+from mww_trainer.data.audio import probe_audio, read_audio, to_float32, to_int16, write_wav
 from mww_trainer.errors import AudioError
 
 RATE = 16000

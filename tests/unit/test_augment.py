@@ -9,11 +9,11 @@ import random
 import numpy as np
 import pytest
 
-from mww_trainer.audio import write_wav
-from mww_trainer.augment import TRANSFORMS, Augmenter, AugmentRanges, place_clip
 from mww_trainer.config.types import AugmentationConfig, TrainingConfig
+from mww_trainer.data.audio import write_wav
+from mww_trainer.data.augment import TRANSFORMS, Augmenter, AugmentRanges, place_clip
+from mww_trainer.data.spec_augment import SpecAugmentSettings, array_backend, spec_augment
 from mww_trainer.errors import ConfigError
-from mww_trainer.spec_augment import SpecAugmentSettings, array_backend, spec_augment
 
 RATE = 16000
 WINDOW = round(3.2 * RATE)

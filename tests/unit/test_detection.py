@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mww_trainer.detection import (
+from mww_trainer.evaluation.detection import (
     cutoff_to_u8,
     detect,
     detect_reference,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mww_trainer.device.verify import VerifyReport
 from mww_trainer.esphome import (
     DeployDeclined,
     DeployError,
@@ -25,7 +26,6 @@ from mww_trainer.esphome import (
     yamlio,
 )
 from mww_trainer.esphome import backup as bk
-from mww_trainer.verify import VerifyReport
 from tests.fakes import esphome_folder
 
 folder = esphome_folder.folder  # the shared fixtures: a satellite ESPHome folder

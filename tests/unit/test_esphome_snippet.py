@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from mww_trainer.cli.esphome import main
+from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.sensitivity import MODERATELY, SLIGHTLY, VERY, write_sidecar
 from mww_trainer.esphome import yamlio
 from mww_trainer.esphome.snippet import (
     ModelNames,
@@ -17,8 +19,6 @@ from mww_trainer.esphome.snippet import (
     slugify,
     snippet,
 )
-from mww_trainer.manifest import Manifest
-from mww_trainer.sensitivity import MODERATELY, SLIGHTLY, VERY, write_sidecar
 from tests.fakes.levels import measured_levels
 
 

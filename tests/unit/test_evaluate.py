@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mww_trainer.evaluate import average_viable_recall, recommend, summary_metrics, sweep
-from mww_trainer.examples import HARD_NEGATIVE, NEGATIVE, POSITIVE, PoolBuilder, last_frames
-from mww_trainer.metrics import auc_roc, binary_metrics
+from mww_trainer.data.windows import HARD_NEGATIVE, NEGATIVE, POSITIVE, PoolBuilder, last_frames
+from mww_trainer.evaluation.metrics import auc_roc, binary_metrics
+from mww_trainer.evaluation.sweep import average_viable_recall, recommend, summary_metrics, sweep
 
 SLICES_PER_HOUR = 120_000  # 30 ms slices
 
@@ -88,7 +88,7 @@ def test_batches_hold_positives_and_weights_and_report_failures():
 
     import pytest
 
-    from mww_trainer.batches import MIN_POSITIVE_SHARE, BatchSampler, batches
+    from mww_trainer.data.batches import MIN_POSITIVE_SHARE, BatchSampler, batches
 
     builder = PoolBuilder(length=4)
     builder.add_clips([np.full((4, 40), 1, np.uint16)] * 3, POSITIVE)

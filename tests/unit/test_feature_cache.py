@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 
 from mww_trainer import constants
-from mww_trainer.audio import read_audio
 from mww_trainer.config.types import frames_for_samples
+from mww_trainer.data.audio import read_audio
+from mww_trainer.data.feature_cache import FeatureCache, extract_to
+from mww_trainer.data.features import compute_features, raw_from_features
+from mww_trainer.data.ingest import Clip, Dataset, Role, Split, ingest
 from mww_trainer.errors import AudioError
-from mww_trainer.feature_cache import FeatureCache, extract_to
-from mww_trainer.features import compute_features, raw_from_features
-from mww_trainer.ingest import Clip, Dataset, Role, Split, ingest
 from tests.fakes.dataset_paths import paths_for
 
 RATE = constants.SAMPLE_RATE_HZ

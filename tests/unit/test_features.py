@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from mww_trainer import constants
-from mww_trainer.audio import write_wav
 from mww_trainer.config.types import frames_for_samples
-from mww_trainer.features import (
+from mww_trainer.data.audio import write_wav
+from mww_trainer.data.features import (
     FeatureStream,
     compute_features,
     compute_features_file,

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mww_trainer.data.ingest import Dataset, Limits, Role, Split, ingest, speaker_leakage
 from mww_trainer.errors import ConfigError
-from mww_trainer.ingest import Dataset, Limits, Role, Split, ingest, speaker_leakage
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000

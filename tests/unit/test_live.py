@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mww_trainer.detection import cutoff_to_u8
-from mww_trainer.evaluate import heard
+from mww_trainer.data.features import compute_features
+from mww_trainer.device.live import LiveScorer, ModelPoint, slice_end_s
+from mww_trainer.evaluation.detection import cutoff_to_u8
+from mww_trainer.evaluation.sweep import heard
 from mww_trainer.evaluation_run import tflite_sequence_outputs
-from mww_trainer.features import compute_features
-from mww_trainer.live import LiveScorer, ModelPoint, slice_end_s
 
 RATE_HZ = 16000
 
@@ -29,7 +29,7 @@ def stream() -> np.ndarray:
     """Quiet room, "hey jarvis", room, "hey jarvis", room: about 11 s of int16."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
-    from mww_trainer.audio import to_int16
+    from mww_trainer.data.audio import to_int16
     from mww_trainer.synth.espeak import find_espeak, speak_voice
 
     words = speak_voice(find_espeak(), "hey jarvis", "en+f3", speed_wpm=150, pitch=50)

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from mww_trainer.config.types import ExportConfig
-from mww_trainer.errors import ManifestError
-from mww_trainer.manifest import (
+from mww_trainer.device.manifest import (
     Manifest,
     esphome_schema_problems,
     manifest_from_export_config,
@@ -19,6 +18,7 @@ from mww_trainer.manifest import (
     read_manifest_json,
     write_manifest,
 )
+from mww_trainer.errors import ManifestError
 
 OFFICIAL = ("hey_jarvis", "alexa", "hey_mycroft", "okay_nabu")
 

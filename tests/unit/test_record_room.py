@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from mww_trainer.ingest import Role, ingest
+from mww_trainer.data.ingest import Role, ingest
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000

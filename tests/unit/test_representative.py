@@ -7,9 +7,9 @@ import pytest
 import soundfile as sf
 
 from mww_trainer.config import load_preset
+from mww_trainer.data.ingest import Limits, ingest
+from mww_trainer.device.representative import representative_from_dataset
 from mww_trainer.errors import AudioError
-from mww_trainer.ingest import Limits, ingest
-from mww_trainer.representative import representative_from_dataset
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mww_trainer.errors import MwwError
-from mww_trainer.models.mixednet import MixedNet
-from mww_trainer.train import FitOptions, Trainer
+from mww_trainer.model.mixednet import MixedNet
+from mww_trainer.training.fit import FitOptions, Trainer
 from tests.unit.test_weight_average import ARCH, pool, schedule
 
 

@@ -7,9 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mww_trainer.errors import MwwError
-from mww_trainer.evaluate import sweep
-from mww_trainer.sensitivity import (
+from mww_trainer.device.sensitivity import (
     MODERATELY,
     SIDECAR_NAME,
     SLIGHTLY,
@@ -19,6 +17,8 @@ from mww_trainer.sensitivity import (
     read_sidecar,
     write_sidecar,
 )
+from mww_trainer.errors import MwwError
+from mww_trainer.evaluation.sweep import sweep
 
 
 def stream(peaks: list[int], length: int = 400) -> np.ndarray:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mww_trainer import constants
-from mww_trainer.arena import recommended_arena_size
-from mww_trainer.tflite_model import TFLiteFormatError, TFLiteModel
+from mww_trainer.device.arena import recommended_arena_size
+from mww_trainer.device.tflite_model import TFLiteFormatError, TFLiteModel
 
 OFFICIAL = ("hey_jarvis", "alexa", "hey_mycroft", "okay_nabu")
 
@@ -78,7 +78,7 @@ def test_unreadable_bytes_are_rejected(models_dir: Path) -> None:
 
 
 def test_recommended_arena_margin() -> None:
-    # +12.5 %, at least 1 KiB, rounded up to 64 bytes (see mww_trainer.arena).
+    # +12.5 %, at least 1 KiB, rounded up to 64 bytes (see mww_trainer.device.arena).
     assert recommended_arena_size(20320) == 22912
     assert recommended_arena_size(27872) == 31360
     assert recommended_arena_size(4000) == 5056
@@ -88,8 +88,9 @@ def test_recommended_arena_margin() -> None:
 def test_reading_and_verifying_never_import_tensorflow() -> None:
     code = (
         "import sys\n"
-        "import mww_trainer.tflite_model, mww_trainer.manifest, mww_trainer.verify\n"
-        "import mww_trainer.arena, mww_trainer.runtime, mww_trainer.cli.verify\n"
+        "import mww_trainer.device.tflite_model, mww_trainer.device.manifest\n"
+        "import mww_trainer.device.verify, mww_trainer.device.arena, mww_trainer.device.runtime\n"
+        "import mww_trainer.cli.verify\n"
         "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -98,7 +99,7 @@ def test_reading_and_verifying_never_import_tensorflow() -> None:
 def test_runtime_agreement_tolerates_only_a_rare_bounded_difference():
     import numpy as np
 
-    from mww_trainer.verify import runtime_agreement
+    from mww_trainer.device.verify import runtime_agreement
 
     micro = np.arange(250, dtype=np.uint8)
     assert runtime_agreement(micro, micro.copy())[0]

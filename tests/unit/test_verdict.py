@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mww_trainer.verdict import NOT_READY, READY, USABLE, duration, judge
+from mww_trainer.evaluation.verdict import NOT_READY, READY, USABLE, duration, judge
 
 
 def evaluation(**changes) -> dict:

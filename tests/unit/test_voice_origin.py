@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mww_trainer.audio import read_audio
-from mww_trainer.augment import Augmenter, AugmentRanges
-from mww_trainer.batches import BatchSampler
 from mww_trainer.config import load_preset
+from mww_trainer.data.audio import read_audio
+from mww_trainer.data.augment import Augmenter, AugmentRanges
+from mww_trainer.data.batches import BatchSampler
+from mww_trainer.data.ingest import Dataset, Role, Split, ingest
+from mww_trainer.data.ingest.origin import HUMAN, UNKNOWN_ENGINE, origin_of, read_manifest
+from mww_trainer.data.ingest.split import SplitState, Unit, assign
+from mww_trainer.data.training_set import background_talk, joined_talk
+from mww_trainer.data.windows import NEGATIVE, POSITIVE, PoolBuilder
 from mww_trainer.errors import ConfigError
-from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
-from mww_trainer.ingest import Dataset, Role, Split, ingest
-from mww_trainer.ingest.origin import HUMAN, UNKNOWN_ENGINE, origin_of, read_manifest
-from mww_trainer.ingest.split import SplitState, Unit, assign
-from mww_trainer.trainset import background_talk, joined_talk
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000

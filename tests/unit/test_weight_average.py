@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mww_trainer.checkpoint import load_checkpoint
 from mww_trainer.config.types import ModelConfig, TrainingConfig
-from mww_trainer.examples import NEGATIVE, POSITIVE, PoolBuilder
-from mww_trainer.models.mixednet import MixedNet
-from mww_trainer.train import FitOptions, Trainer
+from mww_trainer.data.windows import NEGATIVE, POSITIVE, PoolBuilder
+from mww_trainer.model.mixednet import MixedNet
+from mww_trainer.training.checkpoint import load_checkpoint
+from mww_trainer.training.fit import FitOptions, Trainer
 
 ARCH = ModelConfig("mixednet", 8, 5, 3, None, (8, 8), ((5,), (9,)), (1, 1), (False, False), 0, 0)
 
@@ -44,7 +44,7 @@ def pool():
 
 
 def weights(net: MixedNet) -> list[np.ndarray]:
-    from mww_trainer.layers.stream import Mode
+    from mww_trainer.model.stream import Mode
 
     return [v.numpy() for v in net.model(Mode.TRAINING).trainable_variables]
 
