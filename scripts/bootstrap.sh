@@ -71,4 +71,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+# Home Assistant Core for the tests marked home_assistant, in .venv-ha (Python 3.13 via pyenv);
+# without Python 3.13 those tests are skipped and say why.
+bash scripts/install_home_assistant.sh || true
 echo "bootstrap: ready"

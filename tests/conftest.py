@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 import soundfile
 
+# A real Home Assistant Core for the tests marked home_assistant (session fixtures).
+pytest_plugins = ("tests.fakes.home_assistant",)
+
 RATE_HZ = 16000
 ESPEAK_MISSING = "espeak-ng is not installed (sudo apt-get install -y espeak-ng)"
 
