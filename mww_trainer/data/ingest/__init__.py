@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,12 +66,15 @@ def ingest(
     limits: Limits | None = None,
     workers: int | None = None,
     on_progress: ProgressCallback = ignore_progress,
+    audit: Callable[[Dataset], list[str]] | None = None,
 ) -> Dataset:
     """Usable clips with their split, and every problem found.
 
     speaker_map maps Clip.relpath ("positive/alice/001.wav") to a speaker, overriding folders.
     limits defaults to Limits(); pass Limits.from_hardware(config.hardware) to use the job's
-    clip length. workers: threads that hash and probe files (I/O bound).
+    clip length. workers: threads that hash and probe files (I/O bound). audit: listens to
+    the split dataset and returns notes (speakers.leakage.leakage_audit: one voice under two
+    names in two splits).
     """
     checked_ratios = check_ratios(ratios)
     roots = _role_roots(paths)
@@ -107,6 +110,8 @@ def ingest(
     if leaks and not split_notes:
         # Not the few-speakers case: speakers were regrouped after files had been placed.
         leaks.append(f"earlier runs placed these files; delete {split_file} to split anew")
+    if audit is not None:
+        leaks += audit(Dataset(clips=clips))
     notes = (*_root_note(clips), *split_notes, *leaks)
     return Dataset(clips=clips, problems=tuple(problems), notes=notes)
 
