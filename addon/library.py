@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from addon import projects
+from addon import deleted, projects
 from addon.errors import UserError, conflict
 from addon.housekeeping import set_aside_orphans
 from addon.progress import Broadcaster
@@ -254,6 +254,26 @@ class Library:
         await self.store.delete_sample(sample.id)
         await asyncio.to_thread(_unlink, self.layout(project).root / sample.path)
         self.broadcaster.publish({"type": "samples", "project": project.slug})
+
+    async def delete_samples(self, project: Project, samples: list[Sample]) -> str:
+        """Deletes the samples together; returns the token that undoes it (the latest only)."""
+        root, token = self.layout(project).root, uuid.uuid4().hex[:16]
+        await asyncio.to_thread(deleted.set_aside, root, token, samples)
+        await self.store.delete_samples([s.id for s in samples])
+        await asyncio.to_thread(deleted.move_files, root, token, samples)
+        self.broadcaster.publish({"type": "samples", "project": project.slug})
+        return token
+
+    async def undo_delete(self, project: Project, token: str) -> int:
+        """Puts back the samples of the project's latest delete; how many came back."""
+        samples = await asyncio.to_thread(deleted.take_back, self.layout(project).root, token)
+        if samples is None:
+            raise conflict(
+                "that delete can no longer be undone: only the latest delete of a wake word can"
+            )
+        await self.store.restore_samples(project.id, samples)
+        self.broadcaster.publish({"type": "samples", "project": project.slug})
+        return len(samples)
 
     async def delete_project(self, project: Project) -> None:
         """The row first (the project disappears at once), then its folder."""

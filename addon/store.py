@@ -23,14 +23,32 @@ from addon.errors import conflict
 
 T = TypeVar("T")
 
-LABELS = ("positive", "negative", "hard_negative", "background", "rir")
-# The dataset folder of each label: the layout the trainer ingests (and the user guide shows).
-LABEL_DIRS = {label: "rirs" if label == "rir" else label for label in LABELS}
 SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room")
 JOB_KINDS = ("train", "synth")
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
 SHOWN_PROBLEMS = 5  # of PRAGMA quick_check's lines, in messages
+# The dataset folder of each label: the layout the trainer ingests (and the user guide shows).
+LABELS = ("positive", "negative", "hard_negative", "background", "rir")
+LABEL_DIRS = {label: "rirs" if label == "rir" else label for label in LABELS}
+# The kinds by their names on screen, for searching ("wake word" finds every positive).
+LABEL_WORDS = {
+    "positive": "wake word",
+    "negative": "other speech",
+    "hard_negative": "sound-alikes sound alikes",
+    "background": "background noise",
+    "rir": "room impulses",
+}
+_HIDDEN_FLAG = "converted"  # once set on every converted clip; never shown (see _sample)
+_ESCAPE = "'\\'"
+_LABEL_WORDS_SQL = (
+    "CASE label "
+    + " ".join(f"WHEN '{label}' THEN '{words}'" for label, words in LABEL_WORDS.items())
+    + " END"
+)
+# The file name is the last part of path; searching all of it also finds the kind's folder.
+_SEARCHED = ("path", "speaker", "source", "label", _LABEL_WORDS_SQL)
+_DELETE_CHUNK = 500  # ids per statement, well under SQLite's bound on parameters
 
 
 class DatabaseDamaged(RuntimeError):
@@ -89,6 +107,55 @@ class Sample:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "flags": list(self.flags)}
+
+
+@dataclass(frozen=True)
+class SampleFilter:
+    """Which samples a list or a bulk delete means; every field given must match.
+
+    `text` is words, each found (any case) in the file name, the speaker, the source or the kind
+    (its key or its name on screen, "wake word"); `flag` is one warning, or "any".
+    """
+
+    label: str | None = None
+    source: str | None = None
+    flag: str | None = None
+    text: str = ""
+
+    def where(self, project_id: int) -> tuple[str, list[Any]]:
+        clauses, args = ["project_id = ?"], [project_id]
+        for column in ("label", "source"):
+            if getattr(self, column) is not None:
+                clauses.append(f"{column} = ?")
+                args.append(getattr(self, column))
+        if self.flag == "any":
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(flags) WHERE value != '{_HIDDEN_FLAG}')"
+            )
+        elif self.flag is not None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(flags) WHERE value = ?)")
+            args.append(self.flag)
+        for word in self.text.split():
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(f"({' OR '.join(f'{c} LIKE ? ESCAPE {_ESCAPE}' for c in _SEARCHED)})")
+            args.extend([pattern] * len(_SEARCHED))
+        return " AND ".join(clauses), args
+
+
+@dataclass(frozen=True)
+class SamplePage:
+    """One page of the samples a filter matches (newest first), with what all of them add up to."""
+
+    samples: list[Sample]
+    total: int
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": [s.to_dict() for s in self.samples],
+            "total": self.total,
+            "duration_s": self.duration_s,
+        }
 
 
 @dataclass(frozen=True)
@@ -252,6 +319,71 @@ class Store:
         return await self._run(
             lambda db: [_sample(r) for r in db.execute(query + " ORDER BY id", args)]
         )
+
+    async def find_samples(
+        self, project_id: int, which: SampleFilter, *, offset: int, limit: int
+    ) -> SamplePage:
+        """The page of matching samples, newest first, with their count and total length."""
+        where, args = which.where(project_id)
+
+        def work(db: sqlite3.Connection) -> SamplePage:
+            total, duration_s = db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(duration_s), 0) FROM samples WHERE {where}", args
+            ).fetchone()
+            rows = db.execute(
+                f"SELECT * FROM samples WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            )
+            return SamplePage([_sample(r) for r in rows], total, duration_s)
+
+        return await self._run(work)
+
+    async def matching_samples(
+        self, project_id: int, which: SampleFilter | None = None, ids: Iterable[int] = ()
+    ) -> list[Sample]:
+        """Every sample the filter matches, or those of `ids` (in this project)."""
+        wanted = list(ids)
+
+        def work(db: sqlite3.Connection) -> list[Sample]:
+            if which is not None:
+                where, args = which.where(project_id)
+                return [
+                    _sample(r) for r in db.execute(f"SELECT * FROM samples WHERE {where}", args)
+                ]
+            found = []
+            for start in range(0, len(wanted), _DELETE_CHUNK):
+                chunk = wanted[start : start + _DELETE_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                query = f"SELECT * FROM samples WHERE project_id = ? AND id IN ({marks})"
+                found.extend(_sample(r) for r in db.execute(query, [project_id, *chunk]))
+            return found
+
+        return await self._run(work)
+
+    async def delete_samples(self, sample_ids: list[int]) -> None:
+        """Deletes the rows together: all of them, or none."""
+
+        def work(db: sqlite3.Connection) -> None:
+            for start in range(0, len(sample_ids), _DELETE_CHUNK):
+                chunk = sample_ids[start : start + _DELETE_CHUNK]
+                db.execute(
+                    f"DELETE FROM samples WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+                )
+
+        await self._write(work)
+
+    async def restore_samples(self, project_id: int, samples: list[Sample]) -> None:
+        """Puts deleted rows back as they were, ids included (an id is never given to another)."""
+
+        def work(db: sqlite3.Connection) -> None:
+            for s in samples:
+                row = {**s.to_dict(), "project_id": project_id, "flags": json.dumps(list(s.flags))}
+                marks = ", ".join("?" * len(row))
+                db.execute(
+                    f"INSERT INTO samples ({', '.join(row)}) VALUES ({marks})", [*row.values()]
+                )
+
+        await self._write(work)
 
     async def get_sample(self, project_id: int, sample_id: int) -> Sample | None:
         def work(db: sqlite3.Connection) -> Sample | None:

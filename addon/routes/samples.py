@@ -1,31 +1,113 @@
-"""Samples of a project: list, upload (files or a zip, streamed), play, delete (confirmed)."""
+"""Samples of a project: list (paged, filtered, searched), upload (files or a zip, streamed),
+play, delete one or many (confirmed, the latest delete undoable)."""
 
 from __future__ import annotations
 
+import re
 import zipfile
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
-from addon.app import LIBRARY, SETTINGS, STORE, USER
-from addon.errors import UserError, bad_request, not_found
+from addon.deleted import TOKEN_PATTERN
+from addon.errors import UserError, bad_request, conflict, not_found
+from addon.keys import LIBRARY, SETTINGS, STORE, USER
 from addon.library import Added
-from addon.routes.common import int_param
+from addon.routes.common import int_param, json_body
 from addon.routes.uploads import receive
 from addon.samples import check_label, check_speaker
-from addon.store import SOURCES
+from addon.store import SOURCES, SampleFilter
 
 routes = web.RouteTableDef()
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+MAX_DELETE_IDS = 20000
+MAX_SEARCH_CHARS = 200
+FLAG_PATTERN = re.compile(r"[a-z_]{1,32}")
 UPLOAD_SOURCES = tuple(s for s in SOURCES if s not in ("synthetic", "import"))
 
 
 @routes.get("/api/projects/{slug}/samples")
 async def list_samples(request: web.Request) -> web.Response:
+    """One page, newest first: ?label= &source= &flag= (a warning, or any) &q= (words) with
+    ?offset= and ?limit= (at most MAX_PAGE); says how many match and their total length."""
     project = await request.app[LIBRARY].project(request.match_info["slug"])
-    label = request.query.get("label")
-    if label is not None:
-        check_label(label)
-    samples = await request.app[STORE].list_samples(project.id, label)
-    return web.json_response({"samples": [s.to_dict() for s in samples]})
+    which = sample_filter(request.query)
+    limit = int_param(request, "limit", DEFAULT_PAGE)
+    if not 1 <= limit <= MAX_PAGE:
+        raise bad_request(f"limit: {limit} is not allowed (1 to {MAX_PAGE})")
+    offset = int_param(request, "offset", 0)
+    page = await request.app[STORE].find_samples(project.id, which, offset=offset, limit=limit)
+    return web.json_response({**page.to_dict(), "offset": offset, "limit": limit})
+
+
+@routes.post("/api/projects/{slug}/samples/delete")
+async def delete_samples(request: web.Request) -> web.Response:
+    """{"ids": [...]} or {"filter": {label, source, flag, q}}, with "confirm": how many that is.
+
+    A filter is matched again here: when it no longer means `confirm` samples nothing is
+    deleted. The answer's "undo" token puts them back (the latest delete only).
+    """
+    library, store = request.app[LIBRARY], request.app[STORE]
+    project = await library.project(request.match_info["slug"])
+    body = await json_body(request)
+    if ("ids" in body) == ("filter" in body):
+        raise bad_request("send either 'ids' (a list of sample ids) or 'filter', not both")
+    if "filter" in body:
+        if not isinstance(body["filter"], dict):
+            raise bad_request("filter: expected an object of label, source, flag and q")
+        samples = await store.matching_samples(project.id, sample_filter(body["filter"]))
+    else:
+        ids = body["ids"]
+        if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+            raise bad_request("ids: expected a list of sample ids (whole numbers)")
+        if len(ids) > MAX_DELETE_IDS:
+            raise bad_request(f"ids: {len(ids)} ids; at most {MAX_DELETE_IDS}, or send a filter")
+        samples = await store.matching_samples(project.id, ids=set(ids))
+    confirm = body.get("confirm")
+    if confirm != len(samples):
+        raise conflict(
+            f"this would delete {len(samples)} sample{'s' * (len(samples) != 1)}, not {confirm}"
+            f" (the list changed since it was shown); look at it again, then delete"
+            if type(confirm) is int
+            else f"confirm: give the number of samples to delete ({len(samples)})"
+        )
+    if not samples:
+        return web.json_response({"deleted": 0, "undo": None})
+    token = await library.delete_samples(project, samples)
+    return web.json_response({"deleted": len(samples), "undo": token})
+
+
+@routes.post("/api/projects/{slug}/samples/undo")
+async def undo_delete(request: web.Request) -> web.Response:
+    """{"undo": token}: the samples of the latest delete come back, with their ids."""
+    library = request.app[LIBRARY]
+    project = await library.project(request.match_info["slug"])
+    token = (await json_body(request)).get("undo")
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        raise bad_request("undo: expected the token a delete answered with")
+    return web.json_response({"restored": await library.undo_delete(project, token)})
+
+
+def sample_filter(fields: Mapping[str, Any]) -> SampleFilter:
+    """label, source, flag and q from a query string or a JSON object; empty ones are unset."""
+    given = {}
+    for key in ("label", "source", "flag", "q"):
+        value = fields.get(key) or None
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"{key}: expected text")
+        given[key] = value
+    if given["label"] is not None:
+        check_label(given["label"])
+    if given["source"] is not None and given["source"] not in SOURCES:
+        raise bad_request(f"source: {given['source']!r} is not one of {', '.join(SOURCES)}")
+    if given["flag"] is not None and not FLAG_PATTERN.fullmatch(given["flag"]):
+        raise bad_request(f"flag: {given['flag'][:24]!r} is not a warning's name (or any)")
+    text = given["q"] or ""
+    if len(text) > MAX_SEARCH_CHARS:
+        raise bad_request(f"q: {len(text)} characters; at most {MAX_SEARCH_CHARS}")
+    return SampleFilter(given["label"], given["source"], given["flag"], text)
 
 
 @routes.post("/api/projects/{slug}/samples")

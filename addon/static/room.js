@@ -75,8 +75,8 @@ export function roomCard(ctx, { recorder, openMic, onBusy }) {
   let queue = Promise.resolve();
 
   async function loadTotal() {
-    const { samples } = await api(`api/projects/${ctx.slug}/samples?label=negative`);
-    roomS = samples.filter((s) => s.source === SOURCE).reduce((n, s) => n + s.duration_s, 0);
+    const found = await api(`api/projects/${ctx.slug}/samples?label=negative&source=${SOURCE}&limit=1`);
+    roomS = found.duration_s; // of every part recorded so far, not only the page
     showTotal();
   }
   const showTotal = () => { total.textContent = `Room audio so far: ${minutes(roomS)}.`; };
