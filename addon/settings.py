@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mww_trainer.config import PRESET_NAMES
 
@@ -26,11 +27,13 @@ DEFAULT_PORT = 8099
 LOG_LEVELS = ("trace", "debug", "info", "notice", "warning", "error", "fatal")
 TOKEN_ENV = "MWW_TRAINER_TOKEN"
 MQTT_PASSWORD_ENV = "MWW_TRAINER_MQTT_PASSWORD"
+HA_TOKEN_ENV = "MWW_TRAINER_HA_TOKEN"
 # Secrets given on the command line show in `ps` to every user: each has a file and an
 # environment variable instead (flag, its file flag, the variable).
 SECRETS = (
     ("token", "token_file", TOKEN_ENV),
     ("mqtt_password", "mqtt_password_file", MQTT_PASSWORD_ENV),
+    ("homeassistant_token", "homeassistant_token_file", HA_TOKEN_ENV),
 )
 _TOPIC_PREFIX = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 
@@ -54,6 +57,9 @@ class Settings:
     mqtt_topic_prefix: str = "mww_trainer"
     homeassistant_api: bool = False  # may call Home Assistant's Core API through the Supervisor
     homeassistant_notifications: bool = True  # tell Home Assistant when a job ends (needs HA)
+    # Standalone: the Home Assistant whose voice satellites record (a long-lived admin token).
+    homeassistant_url: str | None = None
+    homeassistant_token: str | None = field(default=None, repr=False)
     default_preset: str = "standard"
     max_upload_mb: int = 200
     # Set by from_options_file: requests are served only from the ingress proxy.
@@ -178,7 +184,12 @@ def _check(s: Settings) -> None:
         _TOPIC_PREFIX.match(s.mqtt_topic_prefix)
     )
     need("mqtt_topic_prefix", prefix_ok, "topic levels of letters, digits, _ and -, no wildcards")
-    for name in ("token", "mqtt_host", "mqtt_username", "mqtt_password"):
+    url = s.homeassistant_url
+    if url is not None and not (
+        isinstance(url, str) and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc
+    ):
+        problems.append(f"homeassistant_url: {url!r} is not allowed (http://HOST:8123)")
+    for name in ("token", "mqtt_host", "mqtt_username", "mqtt_password", "homeassistant_token"):
         value = getattr(s, name)
         if value is not None and not (isinstance(value, str) and value.strip()):
             problems.append(f"{name}: must be a non-empty string or left out")
@@ -230,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--mqtt-topic-prefix")
     add("--homeassistant-api", action=argparse.BooleanOptionalAction, default=None)
     add("--homeassistant-notifications", action=argparse.BooleanOptionalAction, default=None)
+    add("--homeassistant-url", help="Home Assistant for recording through its voice satellites")
+    add("--homeassistant-token", help=f"prefer --homeassistant-token-file or ${HA_TOKEN_ENV}")
+    add("--homeassistant-token-file", type=Path, help="a file holding a long-lived admin token")
     add("--default-preset", choices=PRESET_NAMES)
     add("--max-upload-mb", type=int, help="largest upload accepted, in MiB (default 200)")
     return parser

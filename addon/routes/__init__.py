@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addon.routes import esphome, jobs, packs, projects, samples, system, tryit
+from addon.routes import esphome, jobs, packs, projects, samples, satellites, system, tryit
 
 
 def setup(app: web.Application) -> None:
-    for module in (system, projects, samples, jobs, esphome, packs, tryit):
+    for module in (system, projects, samples, jobs, esphome, packs, tryit, satellites):
         app.router.add_routes(module.routes)
     packs.setup(app)
     tryit.setup(app)
+    satellites.setup(app)
     system.add_static(app)

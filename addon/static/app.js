@@ -6,8 +6,9 @@ import { jobView } from './job.js';
 import { verdictBadge } from './verdict.js';
 import { packsNotice, packsSection, voicesNotice } from './packs.js';
 import { recordTab } from './record.js';
+import { satellitesTab } from './satellites.js';
 
-const TABS = ['samples', 'record', 'upload', 'generate', 'train', 'jobs', 'manage'];
+const TABS = ['samples', 'record', 'satellites', 'upload', 'generate', 'train', 'jobs', 'manage'];
 const app = { info: null, view: null };
 
 // --- routing -------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ function projectView(root, slug, tab) {
     h('a', { href: `#/p/${slug}/${t}`, class: t === tab ? 'active' : '', id: `tab-${t}` }, t[0].toUpperCase() + t.slice(1))));
   root.append(header, nav, body);
   const ctx = { slug, project: null, body, listeners: [], info: app.info };
-  const tabs = { samples: samplesTab, record: recordTab, upload: uploadTab, generate: generateTab,
+  const tabs = { samples: samplesTab, record: recordTab, satellites: satellitesTab, upload: uploadTab, generate: generateTab,
     train: trainTab, jobs: jobsTab, manage: manageTab };
   let cleanup = null;
   api(`api/projects/${slug}`).then((project) => {

@@ -54,6 +54,12 @@ class PromptFailed(SatelliteError):
     kind = "prompt_failed"
 
 
+class TakeRejected(SatelliteError):
+    """The take could not be stored (the same audio is already a sample, say)."""
+
+    kind = "rejected"
+
+
 class CommandFailed(SatelliteError):
     """Any other refused websocket command; the message carries Home Assistant's."""
 

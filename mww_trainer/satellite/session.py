@@ -28,6 +28,7 @@ from mww_trainer.satellite.errors import (
     PromptFailed,
     SatelliteError,
     SatelliteOffline,
+    TakeRejected,
 )
 from mww_trainer.satellite.prompt import Prompt, ask, prompt_text
 from mww_trainer.satellite.takes import TakeCheck, check_take
@@ -35,7 +36,7 @@ from mww_trainer.satellite.takes import TakeCheck, check_take
 SESSION_LABELS = ("positive", "negative", "hard_negative")
 MAX_FAILURES = 3  # failed takes in a row on one satellite before the session gives up
 LEVEL_EVERY_S = 0.1
-TAKE_ERRORS = (NoAudio, Overflow, DeviceBusy, PromptFailed)
+TAKE_ERRORS = (NoAudio, Overflow, DeviceBusy, PromptFailed, TakeRejected)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ class Runner:
             index = self.done.get(target.entity_id, 0)
             try:
                 take = await self._record(target, index)
+                sample = await self.store(take) if take is not None else None
             except TAKE_ERRORS as err:
                 failures += 1
                 self.emit(
@@ -173,7 +175,6 @@ class Runner:
                 continue
             if take is None:  # skipped, re-taken or cancelled while recording
                 return
-            sample = await self.store(take)
             self.done[target.entity_id] = index + 1
             self.emit(
                 {
@@ -211,18 +212,18 @@ class Runner:
         asking = asyncio.create_task(ask(self.client, prompt))
         interrupted = asyncio.create_task(self.controls.interrupt.wait())
         try:
-            await asyncio.wait({collecting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
-            if interrupted.done():
-                return await self._interrupted(target, index, capture, collecting)
-            if asking.done() and asking.exception() is not None and not collecting.done():
-                raise asking.exception()
+            waiting = {collecting, interrupted, asking}
+            while not collecting.done():
+                done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if interrupted.done():
+                    return await self._interrupted(target, index, capture, collecting)
+                if asking in done and asking.exception() is not None:
+                    raise asking.exception()  # refused before the satellite listened
             try:
                 captured = collecting.result()
             except NoAudio:
                 await self._check_online(target)
                 raise
-            if asking.done() and isinstance(asking.exception(), PromptFailed):
-                raise asking.exception()
         finally:
             for task in (collecting, asking, interrupted):
                 task.cancel()

@@ -27,6 +27,16 @@ CHUNK_SAMPLES = 160  # 10 ms
 ATTRIBUTION = Attribution(name="mww-trainer tests", url="https://example.invalid")
 
 
+def utterance(seed: int = 0) -> np.ndarray:
+    """0.3 s of quiet, a 1 s voiced-like burst (its pitch set by seed), 0.7 s of quiet: int16."""
+    t = np.arange(RATE_HZ) / RATE_HZ
+    rng = np.random.default_rng(seed)
+    voice = 6000 * np.sin(2 * np.pi * (180 + 40 * seed) * t) * np.hanning(RATE_HZ)
+    return np.concatenate([rng.normal(0, 30, 4800), voice, rng.normal(0, 30, 11200)]).astype(
+        np.int16
+    )
+
+
 class EventLoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import numpy as np
 import pytest
 
 from mww_trainer.satellite.capture import CaptureRequest, open_capture
@@ -19,17 +18,9 @@ from mww_trainer.satellite.errors import DeviceBusy, NoAudio, TokenRefused, Unre
 from mww_trainer.satellite.listing import list_satellites
 from mww_trainer.satellite.session import Runner, SessionSpec, Target
 from tests.fakes.home_assistant import HomeAssistantCore, add_satellite, free_port
+from tests.fakes.wyoming_satellite import utterance
 
 pytestmark = [pytest.mark.home_assistant, pytest.mark.asyncio]
-
-
-def utterance(seed: int = 0) -> np.ndarray:
-    """0.3 s of quiet, a second of a voiced-like tone burst, 0.7 s of quiet: int16 at 16 kHz."""
-    t = np.arange(16000) / 16000
-    rng = np.random.default_rng(seed)
-    voice = 6000 * np.sin(2 * np.pi * (180 + 40 * seed) * t) * np.hanning(16000)
-    quiet = lambda n: rng.normal(0, 30, n)  # noqa: E731
-    return np.concatenate([quiet(4800), voice, quiet(11200)]).astype(np.int16)
 
 
 def ha_of(home) -> HomeAssistant:
