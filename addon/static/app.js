@@ -1,12 +1,14 @@
 // The panel: wake words, their samples (record / upload / generate), training and results.
 // Plain ES modules, no build step; every URL is relative so ingress paths just work.
 import { api, connectLive } from './api.js';
-import { $, FLAG_TEXT, LABEL_NAMES, errorBox, field, h, seconds, select, showError, toast, when } from './dom.js';
+import { $, LABEL_NAMES, errorBox, field, h, select, showError, toast, when } from './dom.js';
 import { jobView } from './job.js';
 import { verdictBadge } from './verdict.js';
 import { packsNotice, packsSection, voicesNotice } from './packs.js';
 import { recordTab } from './record.js';
 import { satellitesTab } from './satellites.js';
+import { countsTable, haveOf } from './counts.js';
+import { samplesTab } from './samples.js';
 
 const TABS = ['samples', 'record', 'satellites', 'upload', 'generate', 'train', 'jobs', 'manage'];
 const app = { info: null, view: null };
@@ -110,70 +112,6 @@ function projectView(root, slug, tab) {
     onMessage: (m) => ctx.listeners.forEach((listener) => listener(m)),
     cleanup: () => cleanup && cleanup(),
   };
-}
-
-function countsTable(project) {
-  return h('div', {},
-    h('table', { class: 'counts', id: 'counts' },
-      h('tr', {}, ['Kind', 'Clips', 'Duration', 'Speakers'].map((t) => h('th', { text: t }))),
-      Object.entries(project.counts).map(([label, c]) => h('tr', { 'data-label': label },
-        h('td', { text: LABEL_NAMES[label] }), h('td', { class: 'count', text: c.count }),
-        h('td', { text: `${Math.round(c.duration_s || 0)} s` }), h('td', { text: c.speakers })))),
-    targetsTable(project.targets || []));
-}
-
-// What a good model needs, served by the service (addon/targets.py) with what this one has.
-function targetAmount(t, value) {
-  return t.unit === 'hours' ? `${Number(value).toFixed(1)} h` : `${Math.round(value)}`;
-}
-
-function haveOf(project, kind) {
-  const target = project.targets.find((t) => t.kind === kind);
-  return targetAmount(target, target.have);
-}
-
-function targetsTable(targets) {
-  return h('table', { class: 'counts', id: 'targets' },
-    h('tr', {}, ['Toward a good model', 'Have', 'Minimum', 'Recommended', ''].map((t) => h('th', { text: t }))),
-    targets.map((t) => h('tr', { class: t.status, 'data-kind': t.kind, title: t.why },
-      h('td', {}, t.name, h('small', { class: 'muted', text: ` ${t.unit === 'hours' ? 'hours of audio' : 'clips'}` })),
-      h('td', { class: 'have', text: targetAmount(t, t.have) + (t.pack_hours ? ` (${t.pack_hours.toFixed(1)} h from speech packs)` : '') }),
-      h('td', { text: targetAmount(t, t.minimum) }), h('td', { text: targetAmount(t, t.recommended) }),
-      h('td', {}, h('meter', { min: 0, max: t.recommended, low: t.minimum, optimum: t.recommended, value: t.have })))));
-}
-
-function samplesTab(ctx) {
-  const filter = select('label-filter', [['', 'All kinds'], ...Object.entries(LABEL_NAMES)], '');
-  const table = h('table', { id: 'samples', class: 'list' });
-  const counts = h('div');
-  ctx.body.append(counts, h('div', { class: 'row' }, filter), table);
-  let player = null;
-  async function load() {
-    const project = await api(`api/projects/${ctx.slug}`);
-    counts.replaceChildren(countsTable(project));
-    const query = filter.value ? `?label=${filter.value}` : '';
-    const { samples } = await api(`api/projects/${ctx.slug}/samples${query}`);
-    table.replaceChildren(h('tr', {}, ['#', 'Kind', 'Speaker', 'Source', 'Length', 'Warnings', ''].map((t) => h('th', { text: t }))),
-      ...samples.slice().reverse().map((s) => h('tr', { 'data-id': s.id, class: 'sample' },
-        h('td', { text: s.id }), h('td', { text: LABEL_NAMES[s.label] }), h('td', { text: s.speaker }),
-        h('td', { text: s.source }), h('td', { class: 'duration', text: seconds(s.duration_s) }),
-        h('td', {}, s.flags.map((f) => h('span', { class: `badge ${f}`, text: FLAG_TEXT[f] || f }))),
-        h('td', {},
-          h('button', { class: 'play small', onclick: () => {
-            if (player) player.pause();
-            player = new Audio(`api/projects/${ctx.slug}/samples/${s.id}/audio`);
-            player.play();
-          } }, '▶'),
-          h('button', { class: 'delete small danger', onclick: async () => {
-            if (!confirm(`Delete sample ${s.id}?`)) return;
-            await api(`api/projects/${ctx.slug}/samples/${s.id}?confirm=${s.id}`, { method: 'DELETE' });
-            load();
-          } }, 'Delete')))));
-    if (!samples.length) table.append(h('tr', {}, h('td', { colspan: 7, text: 'No samples yet: record, upload or generate some.' })));
-  }
-  filter.addEventListener('change', load);
-  ctx.listeners.push((m) => { if (m.type === 'samples' && m.project === ctx.slug) load(); });
-  load().catch((err) => toast(err.message, true));
 }
 
 function uploadTab(ctx) {
