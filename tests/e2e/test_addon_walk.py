@@ -108,6 +108,8 @@ async def test_create_generate_train_try_install_undo_at_1280_and_390_px(
         await walk.tap("#create")
         await page.wait("location.hash === '#/p/hey_computer/record'")
         await walk.look("record")
+        await walk.tap("#mode-room")
+        await walk.look("record_the_room")
 
         await walk.tap("#tab-generate")
         await page.wait("document.querySelector('#syn-positives')")
@@ -168,7 +170,7 @@ async def test_create_generate_train_try_install_undo_at_1280_and_390_px(
         assert not (folder / "wake_words" / "hey_computer").exists()
         await walk.look("undone")
 
-        for tab in ("upload", "jobs", "manage"):
+        for tab in ("satellites", "upload", "jobs", "manage"):
             await page.open(f"{url}#/p/hey_computer/{tab}")
             await page.wait("document.querySelector('#tab .card, #tab table, #tab p')")
             await walk.look(tab)
