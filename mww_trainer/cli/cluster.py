@@ -38,7 +38,7 @@ def _analyze_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--n-clusters",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="how many speakers (recommended for 1-3 s clips; overrides the threshold)",
@@ -51,11 +51,11 @@ def _analyze_parser() -> argparse.ArgumentParser:
         help="cosine similarity that joins two groups (default: speaker_clustering's)",
     )
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT, metavar="D")
-    parser.add_argument("--max-files", type=_positive_int, default=None, metavar="N")
+    parser.add_argument("--max-files", type=positive_int, default=None, metavar="N")
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not allowed (a positive integer)")

@@ -1,0 +1,1 @@
+"""Auto-tuning: fine-tune a trained checkpoint until its FA/h and recall targets hold."""

@@ -1,0 +1,134 @@
+"""mww-autotune on a deliberately under-trained tiny model: fewer false accepts, and a stop."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mww_trainer.config import deep_merge, load_config_dict, load_preset_dict
+from mww_trainer.demo import TINY_MODEL
+
+pytestmark = pytest.mark.integration
+RATE = 16000
+
+
+def _write(path, samples: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.clip(samples, -1, 1), RATE, subtype="PCM_16")
+
+
+def _dataset(data) -> None:
+    """Wake words: rising chirps by four "speakers"; negatives: noise, hums and higher chirps
+    (the same chirp an octave up: a sound-alike an under-trained model wakes on)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.9 * RATE)) / RATE
+    for n in range(40):
+        base = 300 + 20 * (n % 8)
+        chirp = 0.4 * np.sin(2 * np.pi * (base + 900 * t) * t)
+        padded = np.concatenate([np.zeros(3000), chirp, np.zeros(3000)])
+        _write(data / "positive" / f"person{n % 4}" / f"take{n}.wav", padded)
+    for n in range(12):
+        seconds = 30
+        x = np.arange(seconds * RATE) / RATE
+        sound = 0.05 * rng.standard_normal(len(x))
+        sound += 0.2 * np.sin(2 * np.pi * (120 + 40 * n) * x)
+        for start in range(4, seconds - 2, 4):  # a chirp an octave up every 4 s
+            i = start * RATE
+            sound[i : i + len(t)] += 0.4 * np.sin(2 * np.pi * (800 + 900 * t) * t)
+        _write(data / "negative" / f"room{n}.wav", sound)
+
+
+@pytest.fixture(scope="module")
+def undertrained(tmp_path_factory):
+    from mww_trainer import pipeline
+
+    root = tmp_path_factory.mktemp("autotune")
+    data = root / "dataset"
+    _dataset(data)
+    override = {
+        "paths": {
+            "positive_dir": str(data / "positive"),
+            "negative_dir": str(data / "negative"),
+            "hard_negative_dir": str(data / "hard_negative"),
+            "background_dir": str(data / "background"),
+            "rir_dir": str(data / "rirs"),
+            "processed_dir": str(root / "processed"),
+            "checkpoint_dir": str(root / "checkpoints"),
+            "export_dir": str(root / "export"),
+        },
+        "training": {
+            # Under-trained on purpose: 30 steps learn "a chirp", not which chirp.
+            "training_steps": [30],
+            "learning_rates": [0.002],
+            "batch_size": 16,
+            "eval_step_interval": 30,
+            "positive_class_weight": [1.0],
+            "negative_class_weight": [1.0],
+            "hard_negative_class_weight": [2.0],
+            "time_mask_max_size": [0],
+            "time_mask_count": [0],
+            "freq_mask_max_size": [0],
+            "freq_mask_count": [0],
+        },
+        "model": TINY_MODEL,
+        "augmentation": {"background_paths": [], "impulse_paths": []},
+        "performance": {"tensorboard_log_dir": str(root / "logs")},
+        "export": {"wake_word": "Chirp", "author": "tests"},
+    }
+    config = load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="test")
+    outcome = pipeline.train(config)
+    return config, outcome.best_path, root
+
+
+def test_tuning_lowers_false_accepts_in_a_few_iterations_and_can_continue(undertrained):
+    from mww_trainer.tuning.autotune import TuneRequest, TuningTarget, autotune
+
+    config, checkpoint, root = undertrained
+    out = root / "tuning"
+    target = TuningTarget(max_fah=0.0, min_recall=1.0, max_iterations=3, patience=3)
+    request = TuneRequest(checkpoint, out, target, steps_per_iteration=60)
+    result = autotune(config, request)
+    assert result.before.fa_per_hour > 0, "the under-trained model should wake on sound-alikes"
+    assert result.after.fa_per_hour < result.before.fa_per_hour
+    if result.met:
+        assert result.reason == "targets met" and result.iterations <= 3
+    else:
+        assert result.iterations == 3
+    log = [json.loads(line) for line in (out / "tuning_log.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in log] == list(range(result.iterations + 1))
+    assert any("hard negatives mined" in c for c in log[1]["changes"])
+    point = json.loads((out / "operating_point.json").read_text())
+    assert point["checkpoint"] == "best_weights.weights.h5"
+    assert point["cutoff"] == result.after.cutoff
+    # Run again with the same folder: it continues from its state, not from the start.
+    stricter = TuningTarget(0.0, 1.0, result.iterations + 1, 3)
+    more = autotune(config, TuneRequest(checkpoint, out, stricter, steps_per_iteration=60))
+    assert more.before == result.before
+    assert more.iterations == (result.iterations if result.met else result.iterations + 1)
+
+
+def test_tuning_stops_as_soon_as_the_targets_hold(undertrained, tmp_path):
+    from mww_trainer.cli.autotune import main
+
+    config, checkpoint, root = undertrained
+    override = root / "override.yaml"
+    from ruamel.yaml import YAML
+
+    from mww_trainer.config import config_to_dict
+
+    YAML().dump(config_to_dict(config), override.open("w"))
+    code = main(
+        [
+            "--checkpoint", str(checkpoint),
+            "--config", str(override),
+            "--target-fah", "100000",
+            "--target-recall", "0",
+            "--output-dir", str(tmp_path / "t"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    state = json.loads((tmp_path / "t" / "tuning_state.json").read_text())
+    assert (state["iteration"], state["reason"]) == (0, "targets met")
