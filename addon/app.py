@@ -1,4 +1,4 @@
-"""create_app(settings): the aiohttp application, its shared parts (AppKeys) and middleware.
+"""create_app(settings): the aiohttp application, its routes and middleware (keys: addon.keys).
 
 Nothing here is global: everything the handlers need hangs off the application under an
 AppKey, is made in a cleanup context at start-up and closed at shutdown. This process never
@@ -12,16 +12,28 @@ import hmac
 import logging
 import shutil
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
-from addon import esphome_jobs, jobspec
+from addon import esphome_jobs, jobspec, routes
 from addon.datadir import data_dir_lock
 from addon.errors import error_middleware, error_response
 from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
+from addon.keys import (
+    BROADCASTER,
+    DEVICE,
+    JOBS,
+    LIBRARY,
+    ON_JOB_FINISHED,
+    ON_JOB_PROGRESS,
+    SETTINGS,
+    SOCKETS,
+    STORE,
+    USER,
+    WORKER,
+    User,
+)
 from addon.library import Library
 from addon.origin import same_origin
 from addon.progress import Broadcaster
@@ -34,40 +46,6 @@ TOKEN_COOKIE = "mww_token"
 OPEN_PATHS = ("/api/health",)  # answered without a token (a liveness probe)
 
 
-@dataclass(frozen=True)
-class User:
-    """Who made a request, from the headers Home Assistant's ingress proxy adds."""
-
-    id: str | None = None
-    name: str | None = None
-    display_name: str | None = None
-
-    @property
-    def label(self) -> str | None:
-        return self.display_name or self.name or self.id
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"id": self.id, "name": self.name, "display_name": self.display_name}
-
-
-SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)
-LIBRARY = web.AppKey("library", Library)
-JOBS = web.AppKey("jobs", JobManager)
-BROADCASTER = web.AppKey("broadcaster", Broadcaster)
-# Called with each job once it has ended (succeeded, failed or cancelled): add-on notifications
-# (MQTT, Home Assistant) append their coroutine functions here.
-ON_JOB_FINISHED = web.AppKey("on_job_finished", list[Callable[[Job], Awaitable[None]]])
-# Called with a running job and its progress summary (addon.progress.Progress.to_dict()) each
-# time new progress events of it arrive; a listener limits its own rate (MQTT does).
-ON_JOB_PROGRESS = web.AppKey(
-    "on_job_progress", list[Callable[[Job, dict[str, Any]], Awaitable[None]]]
-)
-WORKER = web.AppKey("worker_command", tuple)
-SOCKETS = web.AppKey("websockets", weakref.WeakSet)
-DEVICE = web.AppKey("device", dict)
-USER = web.RequestKey("user", User)
-
 Plugin = Callable[[web.Application], None]
 
 
@@ -77,8 +55,6 @@ def create_app(
     plugins: Iterable[Plugin] = (),
     worker_command: tuple[str, ...] = WORKER_COMMAND,
 ) -> web.Application:
-    from addon import routes
-
     app = web.Application(
         middlewares=[
             error_middleware,

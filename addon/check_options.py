@@ -17,12 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mww_trainer.config.loader import PRESET_NAMES
+
 OPTIONS_PATH = Path("/data/options.json")
 
 SCHEMA: dict[str, str] = {
     "log_level": "list(trace|debug|info|notice|warning|error|fatal)?",
     "esphome_dir": "str",
-    "default_preset": "list(fast_test|standard|max_quality)",
+    "default_preset": f"list({'|'.join(PRESET_NAMES)})",
     "max_upload_mb": "int(1,)",
     "mqtt_topic_prefix": "str",
     "mqtt_host": "str?",

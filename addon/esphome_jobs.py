@@ -9,6 +9,9 @@ and run as a "flash" job in a worker process (mww_trainer.worker), like training
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,9 @@ from addon.results import EXPORT_DIR
 from addon.settings import Settings
 from addon.store import Job
 from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.verify import VerifyReport
 from mww_trainer.esphome import (
+    DeployOptions,
     Device,
     DeviceNotFoundError,
     deploy,
@@ -27,7 +32,10 @@ from mww_trainer.esphome import (
     undo,
 )
 from mww_trainer.esphome.backup import Backup, latest_backup
+from mww_trainer.esphome.deploy import Verifier
 from mww_trainer.esphome.snippet import ModelNames
+from mww_trainer.fileio import sha256_file
+from mww_trainer.job_specs import FlashSpec, spec_to_dict
 
 BUILD_DIR = "esphome-build"  # in the data folder: PlatformIO's toolchain cache and builds
 INSTALLABLE_PLATFORMS = ("esp32", None)  # None: declared elsewhere, e.g. in a remote package
@@ -38,6 +46,9 @@ ADDON_HINT = (
 STANDALONE_HINT = (
     "start the panel with --esphome-dir FOLDER, the folder that holds your device YAML files"
 )
+
+# mww-verify runs TFLite-Micro on the model once: seconds, even on a slow machine.
+VERIFY_TIMEOUT_S = 120
 
 
 def folder_hint(settings: Settings) -> str:
@@ -151,15 +162,57 @@ def order_warnings(device: Device, names: ModelNames) -> list[str]:
     ]
 
 
-async def install(settings: Settings, manifest: Path, device_name: str) -> dict[str, Any]:
+async def install(settings: Settings, manifest: Path, device_name: str, job: Job) -> dict[str, Any]:
     """Back up, write, validate with `esphome config`; rolled back if ESPHome says no."""
     folder = esphome_folder(settings)
-    return await asyncio.to_thread(_install, folder, manifest, device_name)
+    return await asyncio.to_thread(_install, folder, manifest, device_name, job)
 
 
-def _install(folder: Path, manifest_path: Path, device_name: str) -> dict[str, Any]:
+def trusted_verifier(job: Job) -> Verifier:
+    """The check the worker made when it exported the model, while the files are the ones it
+    checked; else mww-verify in a child process. Either way the web process never loads a
+    model runtime (LiteRT, TFLite-Micro)."""
+
+    def verify(manifest_path: Path) -> VerifyReport:
+        result = job.result or {}
+        recorded = result.get("verify") or {}
+        files = result.get("sha256") or {}
+        tflite = Path(result.get("tflite") or manifest_path.with_suffix(".tflite"))
+        if (
+            recorded.get("compatible")
+            and files.get("manifest") == _sha256(manifest_path)
+            and files.get("tflite") == _sha256(tflite)
+        ):
+            return VerifyReport.from_dict(recorded)
+        return verify_in_child(manifest_path)
+
+    return verify
+
+
+def verify_in_child(manifest_path: Path) -> VerifyReport:
+    """`mww-verify --json` in its own process, read back as a report."""
+    command = [sys.executable, "-m", "mww_trainer.cli.verify", "--json", str(manifest_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=VERIFY_TIMEOUT_S)
+    try:
+        return VerifyReport.from_dict(json.loads(done.stdout))
+    except (ValueError, KeyError, TypeError):
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise UserError(
+            500, f"{manifest_path.name}: could not verify the model: {tail[0]}"
+        ) from None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
+def _install(folder: Path, manifest_path: Path, device_name: str, job: Job) -> dict[str, Any]:
     device = _device(folder, device_name)
-    result = deploy(manifest_path, device, folder)
+    options = DeployOptions(verifier=trusted_verifier(job))
+    result = deploy(manifest_path, device, folder, options=options)
     return {
         "device": device.name,
         "yaml_file": device.yaml_file,
@@ -208,13 +261,13 @@ async def flash_request(settings: Settings, model_job: Job, device_name: str) ->
 def flash_spec(request: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """job.json of a flash job: ESPHome's caches live in the add-on's data folder."""
     build = settings.data_dir / BUILD_DIR
-    return {
-        "kind": "flash",
-        "esphome_dir": str(esphome_folder(settings)),
-        "device": request["device"],
-        "platformio_core_dir": str(build / "platformio"),
-        "data_dir": str(build / "esphome"),
-    }
+    spec = FlashSpec(
+        esphome_dir=str(esphome_folder(settings)),
+        device=request["device"],
+        platformio_core_dir=str(build / "platformio"),
+        data_dir=str(build / "esphome"),
+    )
+    return spec_to_dict(spec)
 
 
 def _device(folder: Path, name: str) -> Device:

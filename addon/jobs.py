@@ -29,6 +29,7 @@ from addon.errors import UserError, conflict
 from addon.housekeeping import DISK_FULL_SIGNS, disk_full_reason, sweep_partial_files
 from addon.progress import Broadcaster, Progress, ProgressTail
 from addon.store import Job, Store
+from mww_trainer import jobfiles
 from mww_trainer.errors import MwwError
 from mww_trainer.fileio import atomic_write_text
 
@@ -37,7 +38,7 @@ WORKER_COMMAND = (sys.executable, "-m", "mww_trainer.worker")
 SLOTS = {"train": 1, "synth": 1, "flash": 1}  # jobs of each kind that may run at once
 POLL_S = 0.5
 RECONCILE_S = 2.0  # how often jobs marked running are checked for a worker that is gone
-LOG_NAME = "worker.log"
+LOG_NAME = jobfiles.LOG_FILE
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_KEY", re.IGNORECASE)
 
 JobCallback = Callable[[Job], Awaitable[None]]
@@ -200,7 +201,7 @@ class JobManager:
     async def _launch(self, job: Job) -> None:
         job_dir = self.hooks.job_dir(job)
         job_dir.mkdir(parents=True, exist_ok=True)
-        spec_path = job_dir / "job.json"
+        spec_path = job_dir / jobfiles.JOB_FILE
         try:
             if not spec_path.is_file():  # a restart keeps the configuration it began with
                 spec = await self.hooks.build_spec(job, job_dir)
@@ -212,7 +213,7 @@ class JobManager:
             )
             await self._ended(job)
             return
-        (job_dir / "result.json").unlink(missing_ok=True)
+        (job_dir / jobfiles.RESULT_FILE).unlink(missing_ok=True)
         process = await _spawn(self.worker_command, job_dir)
         job = await self.store.update_job(
             job.id, state="running", started_at=job.started_at or time.time(), pid=process.pid
@@ -225,7 +226,7 @@ class JobManager:
 
     async def _watch(self, run: _Running) -> None:
         job_dir = self.hooks.job_dir(run.job)
-        tail = ProgressTail(job_dir / "progress.jsonl", run.job.progress_offset)
+        tail = ProgressTail(job_dir / jobfiles.PROGRESS_FILE, run.job.progress_offset)
         exit_waiter = asyncio.ensure_future(run.process.wait())
         try:
             while True:
@@ -337,7 +338,7 @@ class JobManager:
             await _kill_orphan(job.pid, self.cancel_grace_s)
         result = _read_result(job_dir)
         if result is not None:  # it finished while nobody was watching
-            tail = ProgressTail(job_dir / "progress.jsonl", job.progress_offset)
+            tail = ProgressTail(job_dir / jobfiles.PROGRESS_FILE, job.progress_offset)
             events, offset = tail.read_new()
             await self.store.append_events(job.id, events, offset)
             state, error, result = await self._outcome(job, job_dir, 0 if result.get("ok") else 1)
@@ -408,7 +409,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def _read_result(job_dir: Path) -> dict[str, Any] | None:
     try:
-        result = json.loads((job_dir / "result.json").read_text(encoding="utf-8"))
+        result = json.loads((job_dir / jobfiles.RESULT_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     return result if isinstance(result, dict) else None

@@ -14,6 +14,7 @@ from typing import Any
 
 from addon.errors import bad_request
 from addon.store import Project, ProjectLayout
+from mww_trainer import jobfiles
 from mww_trainer.config import (
     PRESET_NAMES,
     config_to_dict,
@@ -23,6 +24,7 @@ from mww_trainer.config import (
 )
 from mww_trainer.config.loader import parse_yaml_text
 from mww_trainer.config.schema import allowed_keys
+from mww_trainer.job_specs import SynthSpec, TrainSpec, spec_to_dict
 from mww_trainer.packs import NEGATIVE, PackCache
 
 PACK_DIRS_KEY = "negative_pack_dirs"  # paths.negative_pack_dirs: real speech for the negatives
@@ -137,22 +139,17 @@ def train_job(
     dataset = layout.dataset
     managed = {
         "paths": {
-            "positive_dir": str(layout.label_dir("positive")),
-            "negative_dir": str(layout.label_dir("negative")),
-            "hard_negative_dir": str(layout.label_dir("hard_negative")),
-            "background_dir": str(layout.label_dir("background")),
-            "rir_dir": str(layout.label_dir("rir")),
+            **jobfiles.dataset_paths(dataset),
             "processed_dir": str(layout.processed),
-            "checkpoint_dir": str(job_dir / "checkpoints"),
-            "export_dir": str(job_dir / "export"),
+            **jobfiles.job_paths(job_dir),
         },
         "augmentation": {
-            "background_paths": [str(dataset / "background")],
-            "impulse_paths": [str(dataset / "rirs")],
+            "background_paths": [str(layout.label_dir("background"))],
+            "impulse_paths": [str(layout.label_dir("rir"))],
         },
         "performance": {
-            "tensorboard_log_dir": str(job_dir / "logs"),
-            "profile_output_dir": str(job_dir / "profiles"),
+            "tensorboard_log_dir": str(job_dir / jobfiles.TENSORBOARD_DIR),
+            "profile_output_dir": str(job_dir / jobfiles.PROFILE_DIR),
         },
         "export": {
             "wake_word": project.phrase,
@@ -167,12 +164,8 @@ def train_job(
         deep_merge(load_preset_dict(request["preset"]), request["overrides"]), managed
     )
     config = load_config_dict(merged, source=f"preset {request['preset']} + your overrides")
-    return {
-        "kind": "train",
-        "config": config_to_dict(config),
-        "model_name": project.slug,
-        "seed": request.get("seed", 0),
-    }
+    spec = TrainSpec(config_to_dict(config), model_name=project.slug, seed=request.get("seed", 0))
+    return spec_to_dict(spec)
 
 
 def synth_request(data: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +207,7 @@ def synth_job(
         "force": True,  # a restarted job writes its own folder again
         "voice_pack_dirs": list(voice_pack_dirs),
     }
-    return {"kind": "synth", "synth": options}
+    return spec_to_dict(SynthSpec(options))
 
 
 def dump(spec: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from addon.keys import ON_JOB_FINISHED, ON_JOB_PROGRESS, SETTINGS, STORE
 from addon.mqtt import JobSummary, MqttNotifier, MqttSettings
 from addon.supervisor import SupervisorClient, SupervisorError
 
@@ -162,8 +163,6 @@ def setup(app: web.Application) -> None:
 
 
 async def _notifications(app: web.Application) -> AsyncIterator[None]:
-    from addon.app import SETTINGS  # the web app's keys, only when wired in
-
     settings = app[SETTINGS]
     token = getattr(settings, "supervisor_token", None)
     supervisor = SupervisorClient(token=token) if token else None
@@ -201,8 +200,6 @@ async def _notifications(app: web.Application) -> AsyncIterator[None]:
 
 def _listen(app: web.Application, notifier: JobNotifier) -> None:
     """Training jobs' progress and ends reach the notifier (synthesis and flashing do not)."""
-    from addon.app import ON_JOB_FINISHED, ON_JOB_PROGRESS, STORE
-
     phrases: dict[tuple[str, Any], str] = {}  # the wake word as the user typed it
 
     async def phrase_of(job: Any) -> str | None:

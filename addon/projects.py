@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from addon.errors import bad_request
 from addon.samples import check_speaker, clip_or_reason, extract_member, file_clip, open_checked_zip
 from addon.store import LABEL_DIRS, SOURCES, NewSample, Project, ProjectLayout, Sample
+from mww_trainer import naming
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
@@ -32,13 +33,6 @@ _PHRASE_PUNCTUATION = set(" '-’")
 # Sentence punctuation has no sound: "Hey Computer!" is the wake word "Hey Computer".
 _SILENT_PUNCTUATION = re.compile(r"[.,!?;:]")
 MAX_PHRASE_CHARS = 64
-
-
-def slug_from_phrase(phrase: str) -> str:
-    """ "Hey Jürgen!" -> "hey_jurgen": accents dropped, spaces and hyphens become '_'."""
-    ascii_text = unicodedata.normalize("NFKD", phrase).encode("ascii", "ignore").decode()
-    words = re.split(r"[\s\-]+", re.sub(r"['’.,!?]", "", ascii_text.lower()).strip())
-    return "_".join(w for w in words if w)
 
 
 def check_project_fields(data: Any, *, default_author: str | None) -> dict[str, Any]:
@@ -68,7 +62,7 @@ def check_project_fields(data: Any, *, default_author: str | None) -> dict[str, 
             raise bad_request(
                 f"{name}: give text, not {type(data[name]).__name__} {data[name]!r:.40}"
             )
-    slug = (data.get("slug") or "").strip() or slug_from_phrase(phrase)
+    slug = (data.get("slug") or "").strip() or naming.slug(phrase)
     if not SLUG_PATTERN.match(slug):
         raise bad_request(
             f"slug: {slug!r} cannot name the model files; it must be 1-63 characters of a-z, 0-9 "

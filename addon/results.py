@@ -9,13 +9,14 @@ from pathlib import Path
 
 from addon.errors import UserError
 from addon.store import Job
+from mww_trainer import jobfiles
 from mww_trainer.device.manifest import Manifest
-from mww_trainer.device.sensitivity import SIDECAR_NAME, read_sidecar
-from mww_trainer.esphome.snippet import ModelNames, model_id_for, sensitivity_select
+from mww_trainer.device.sensitivity import SIDECAR_NAME
+from mww_trainer.esphome.snippet import ModelNames, snippet
 from mww_trainer.evaluation.verdict import judge
 
-DET_NAME = "det.png"  # a DET curve, when the worker (or a later step) draws one
-EXPORT_DIR = "export"
+DET_NAME = jobfiles.DET_PNG  # a DET curve, when the worker (or a later step) draws one
+EXPORT_DIR = jobfiles.EXPORT_DIR
 
 
 def with_verdict(job: Job) -> dict | None:
@@ -27,22 +28,20 @@ def with_verdict(job: Job) -> dict | None:
     return result | {"verdict": judge(result["evaluation"], result.get("warnings") or ()).to_dict()}
 
 
+def archive_names(manifest_path: Path) -> ModelNames:
+    """The files in the model archive are named as install names them on the device."""
+    return ModelNames.for_manifest(Manifest.from_file(manifest_path), manifest_path)
+
+
 def esphome_snippet(job: Job, manifest_path: Path) -> str:
-    """The YAML to paste, with the "Wake word sensitivity" select when levels were measured."""
-    slug = job.project_slug
-    manifest = Manifest.from_file(manifest_path)
-    names = ModelNames(slug, model_id_for(slug), "manifest.json", manifest.model)
-    levels = read_sidecar(manifest_path, manifest.model)
-    text = (
-        f"# {manifest.wake_word}: trained with mww-trainer (job {job.id}).\n"
-        f"# 1. Unzip this archive into your ESPHome configuration folder as wake_words/{slug}/\n"
-        "# 2. Add the model to the device's micro_wake_word section:\n"
-        "micro_wake_word:\n"
-        "  models:\n"
-        f"    - model: wake_words/{slug}/manifest.json\n"
-        f"      id: {names.model_id}\n"
+    """The YAML to paste (snippet's, the one writer), for the archive's layout."""
+    names = archive_names(manifest_path)
+    wake_word = Manifest.from_file(manifest_path).wake_word
+    note = (
+        f"# {wake_word}: trained with mww-trainer (job {job.id}).\n"
+        f"# Unzip this archive into your ESPHome configuration folder as {names.folder}/,\n"
     )
-    return text + (sensitivity_select(manifest, names, levels) if levels else "")
+    return snippet(manifest_path, files_note=note)
 
 
 def model_zip(job: Job, job_dir: Path, tmp_dir: Path) -> Path:
@@ -57,12 +56,13 @@ def model_zip(job: Job, job_dir: Path, tmp_dir: Path) -> Path:
     out = tmp_dir / f"model_{job.id}_{uuid.uuid4().hex}.zip"
     try:
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.write(tflite, tflite.name)
-            archive.write(manifest, "manifest.json")
+            names = archive_names(manifest)
+            archive.write(tflite, names.tflite_file)
+            archive.write(manifest, names.manifest_file)
             archive.writestr("esphome.yaml", esphome_snippet(job, manifest))
             if sidecar.is_file():
                 archive.write(sidecar, SIDECAR_NAME)
-            archive.writestr("result.json", json.dumps(result, indent=1, default=str))
+            archive.writestr(jobfiles.RESULT_FILE, json.dumps(result, indent=1, default=str))
             if (job_dir / DET_NAME).is_file():
                 archive.write(job_dir / DET_NAME, DET_NAME)
     except BaseException:

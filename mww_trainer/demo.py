@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mww_trainer import jobfiles
 from mww_trainer.config import load_config_dict, load_preset_dict
 from mww_trainer.config.loader import deep_merge
 from mww_trainer.config.types import Config
+from mww_trainer.data.ingest import Dataset
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 PHRASE = "hey computer"
@@ -63,14 +65,9 @@ def demo_config(options: DemoOptions) -> Config:
     data = root / "dataset"
     override = {
         "paths": {
-            "positive_dir": str(data / "positive"),
-            "negative_dir": str(data / "negative"),
-            "hard_negative_dir": str(data / "hard_negative"),
-            "background_dir": str(data / "background"),
-            "rir_dir": str(data / "rirs"),
+            **jobfiles.dataset_paths(data),
             "processed_dir": str(root / "processed"),
-            "checkpoint_dir": str(root / "checkpoints"),
-            "export_dir": str(root / "exported"),
+            **jobfiles.job_paths(root),
         },
         "training": {
             "training_steps": list(options.steps),
@@ -80,8 +77,8 @@ def demo_config(options: DemoOptions) -> Config:
         },
         "model": TINY_MODEL,
         "augmentation": {
-            "background_paths": [str(data / "background")],
-            "impulse_paths": [str(data / "rirs")],
+            "background_paths": [str(data / jobfiles.LABEL_DIRS["background"])],
+            "impulse_paths": [str(data / jobfiles.LABEL_DIRS["rir"])],
         },
         "performance": {"tensorboard_log_dir": str(root / "logs")},
         "export": {"wake_word": "Hey Computer", "author": "mww-trainer demo"},
@@ -135,45 +132,38 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
 
 
 def run_demo(options: DemoOptions, on_progress: ProgressCallback = ignore_progress) -> DemoResult:
-    from mww_trainer.device.export import ExportRequest, export_model
-    from mww_trainer.device.representative import representative_from_dataset
-    from mww_trainer.device.verify import verify_model
-    from mww_trainer.pipeline import train
-    from mww_trainer.training.checkpoint import load_checkpoint
+    from mww_trainer.pipeline import run_training
 
     config = demo_config(options)
     write_config(config, options.out_dir / CONFIG_NAME)
     data = make_dataset(options, on_progress)
-    outcome = train(config, seed=options.seed, on_progress=on_progress)
-    net = load_checkpoint(config.model, outcome.best_path)
-    request = ExportRequest(
-        out_dir=Path(config.paths.export_dir),
+    trained = run_training(
+        config,
         model_name=MODEL_NAME,
-        export=config.export,
-        representative=representative_from_dataset(config.paths),
-        probability_cutoff=outcome.cutoff,
+        seed=options.seed,
+        report_dir=options.out_dir / "evaluation",
+        on_progress=on_progress,
     )
-    exported = export_model(net, request, on_progress=on_progress)
-    report = verify_model(exported.manifest_path)
-    from mww_trainer.cli.verify import format_report
-
+    exported, outcome = trained.exported, trained.outcome
     detections, clips = listen_to_test_clips(
-        config, exported.tflite_path.read_bytes(), outcome.cutoff
+        config, trained.dataset, exported.tflite_path.read_bytes(), outcome.cutoff
     )
     return DemoResult(
         config,
         data,
         exported.tflite_path,
         exported.manifest_path,
-        format_report(report).splitlines(),
-        report.compatible,
+        exported.verify.format().splitlines(),
+        exported.verify.compatible,
         outcome.metrics,
         detections,
         clips,
     )
 
 
-def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[int, int]:
+def listen_to_test_clips(
+    config: Config, dataset: Dataset, model: bytes, cutoff: float
+) -> tuple[int, int]:
     """Streams the test split's positives through TFLite-Micro as the device would."""
     from mww_trainer.data.audio import read_audio
     from mww_trainer.data.features import features_to_device_int8
@@ -182,9 +172,7 @@ def listen_to_test_clips(config: Config, model: bytes, cutoff: float) -> tuple[i
     from mww_trainer.device.runtime import run_stream_tflm
     from mww_trainer.evaluation.detection import cutoff_to_u8
     from mww_trainer.evaluation.sweep import heard
-    from mww_trainer.pipeline import load_dataset
 
-    dataset = load_dataset(config)
     clips, bed = dataset.select(Role.POSITIVE, Split.TEST), quiet_bed(dataset)
     hits = 0
     for clip in clips:

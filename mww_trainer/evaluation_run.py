@@ -9,8 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from mww_trainer.config.types import Config
+from mww_trainer.data.ingest import Dataset
 from mww_trainer.data.training_set import DeviceSet
+from mww_trainer.device.manifest import MANIFEST_NAME
 from mww_trainer.device.sensitivity import measure_levels
+from mww_trainer.evaluation import cutoff as cutoff_rule
+from mww_trainer.evaluation.cutoff import CutoffSource
 from mww_trainer.evaluation.detection import SLICE_S, cutoff_to_u8
 from mww_trainer.evaluation.sweep import (
     OperatingPoint,
@@ -22,6 +26,7 @@ from mww_trainer.evaluation.sweep import (
     recommend,
     sweep,
 )
+from mww_trainer.jobfiles import DET_JSON, DET_PNG
 
 # Sliding windows tried when recommending one (the device accepts any window >= 1).
 CANDIDATE_WINDOWS = (3, 5, 7, 10)
@@ -83,17 +88,17 @@ def checkpoint_outputs(config: Config, path: Path, device: DeviceSet) -> Outputs
 
 
 def operating_point(config: Config, request: EvaluationRequest) -> tuple[float | None, int]:
-    """The cutoff and window the model ships with: its manifest's, else the config's."""
+    """The cutoff and window the model ships with: its manifest's, else what training measured
+    for the checkpoint, else the config's (None: choose one on this split)."""
     window = config.export.sliding_window_size
     if request.is_tflite:
-        manifest = request.model.parent / "manifest.json"
+        manifest = request.model.parent / MANIFEST_NAME
         if manifest.is_file():
             micro = json.loads(manifest.read_text())["micro"]
             return micro["probability_cutoff"], micro["sliding_window_size"]
-    elif (request.model.parent / "operating_point.json").is_file():
-        point = json.loads((request.model.parent / "operating_point.json").read_text())
-        return config.export.probability_cutoff or point.get("cutoff"), window
-    return config.export.probability_cutoff, window
+        return config.export.probability_cutoff, window
+    point = cutoff_rule.for_checkpoint(config.export.probability_cutoff, request.model)
+    return (None if point.source is CutoffSource.FALLBACK else point.value), window
 
 
 def _sweep(outputs: Outputs, window: int) -> Sweep:
@@ -130,16 +135,22 @@ def analysis(outputs: Outputs, clips, ambient_names, cutoff: float, window: int)
 
 
 def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
+    """Ingests the configured dataset and evaluates on it (mww-evaluate)."""
     from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.pipeline import load_dataset
+
+    dataset = load_dataset(config)
+    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
+    return evaluate(config, request, dataset, cache)
+
+
+def evaluate(config: Config, request: EvaluationRequest, dataset: Dataset, cache) -> dict:
+    """The model on ``request.split`` of an ingested dataset, its features from ``cache``."""
     from mww_trainer.data.ingest import Role, Split
     from mww_trainer.data.training_set import device_set
     from mww_trainer.evaluation.det_curve import write_det_json, write_det_png
-    from mww_trainer.pipeline import load_dataset
-    from mww_trainer.training.validation import FALLBACK_CUTOFF
 
-    dataset = load_dataset(config)
     split = None if request.split == "all" else Split(request.split)
-    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
     cache.ensure(dataset.select(Role.NEGATIVE, split))
     device = device_set(config, dataset, cache, split)
     outputs = (
@@ -155,7 +166,7 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
     )
     result = _sweep(outputs, window)
     if cutoff is None:
-        cutoff = recommend(result, target).cutoff if outputs.ambient else FALLBACK_CUTOFF
+        cutoff = cutoff_rule.choose(None, result if outputs.ambient else None, target).value
     rec_window, rec = best_window(outputs, target)
     out_dir = request.output_dir or request.model.parent / "evaluation"
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
@@ -168,11 +179,9 @@ def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
         levels = measure_levels(result, cutoff, measured_on, model=request.model.name)
         report["sensitivity"] = levels.to_dict()
     report["det_png"] = str(
-        write_det_png(
-            result, out_dir / "det.png", chosen=result.at(cutoff), title=request.model.name
-        )
+        write_det_png(result, out_dir / DET_PNG, chosen=result.at(cutoff), title=request.model.name)
     )
-    report["det_json"] = str(write_det_json(result, out_dir / "det.json"))
+    report["det_json"] = str(write_det_json(result, out_dir / DET_JSON))
     if request.analyze:
         report["analysis"] = analysis(
             outputs,

@@ -1,23 +1,35 @@
-"""The training run in a straight line, each stage taking the last one's result:
+"""The training job in a straight line, each stage taking the last one's result:
 
-    ingest -> feature cache -> training set (augmented) -> fit -> operating point -> export
+    ingest -> feature cache -> training set (augmented) -> fit -> cutoff -> export (verified)
+    -> held-out evaluation
 
-`train(config)` is what `mww-train` and the add-on's worker call; `export_best` is the
-export step that `mww-export` also performs on its own.
+`run_training` is the whole job (the add-on's worker and mww-demo call it). Each stage is a
+function of its own: `mww-train` stops after `fit_model`, `mww-export` runs `export_checkpoint`
+on a checkpoint it is given. The dataset is ingested once per job and the model verified once,
+by export.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from mww_trainer.config.types import Config
+from mww_trainer.config.types import AUGMENTATION_PROBABILITIES, Config
 from mww_trainer.errors import MwwError
-from mww_trainer.fileio import atomic_write_text
+from mww_trainer.evaluation import cutoff as cutoff_rule
+from mww_trainer.evaluation.cutoff import CutoffSource
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
 
-OPERATING_POINT_NAME = "operating_point.json"
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.data.ingest import Dataset
+    from mww_trainer.data.training_set import TrainingSet
+    from mww_trainer.device.export import ExportResult
+
 SPLIT_FILE_NAME = "split.json"
 # The guide counts mining in epochs; an epoch here is one pass over the training windows.
 MIN_MINING_INTERVAL_STEPS = 100
@@ -29,17 +41,36 @@ class TrainOutcome:
     best_step: int
     metrics: dict[str, float]
     cutoff: float
+    cutoff_source: CutoffSource
     steps: int
     seconds: float
     resumed_from: int
     skipped_files: int
-    # What the model lacks for real people (no recorded wake words, no real talk); see
-    # Dataset.voice_warnings. Shown by mww-train and on the panel's result page.
+    # What the model lacks for real people (no recorded wake words, no real talk; see
+    # Dataset.voice_warnings) and a fallback cutoff. Shown by mww-train and the panel.
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Stages 1-3: what ingest accepted, the features of every clip, the training windows."""
+
+    dataset: Dataset
+    cache: FeatureCache
+    data: TrainingSet
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    outcome: TrainOutcome
+    exported: ExportResult  # exported.verify: the check export made before writing the file
+    evaluation: dict[str, Any]  # the exported file on held-out clips, as the device runs it
+    dataset: Dataset  # what ingest accepted, once for the whole job
 
 
 def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress):
     from mww_trainer.data.ingest import Limits, ingest
+    from mww_trainer.speakers.leakage import leakage_audit
 
     processed = Path(config.paths.processed_dir)
     dataset = ingest(
@@ -47,6 +78,7 @@ def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress
         split_file=processed / SPLIT_FILE_NAME,
         limits=Limits.from_hardware(config.hardware),
         on_progress=on_progress,
+        audit=leakage_audit(config),  # one voice under two names in two splits
     )
     on_progress(ProgressEvent("ingest", 1, 1, dataset.summary()))
     if not dataset.select(role=None):
@@ -62,17 +94,7 @@ def make_augmenter(config: Config, seed: int, talk: list[Path] | None = None):
     from mww_trainer.data.augment import Augmenter
 
     aug = config.augmentation
-    probabilities = (
-        aug.SevenBandParametricEQ,
-        aug.TanhDistortion,
-        aug.PitchShift,
-        aug.BandStopFilter,
-        aug.AddColorNoise,
-        aug.AddBackgroundNoise,
-        aug.Gain,
-        aug.RIR,
-    )
-    if not any(probabilities):
+    if not any(getattr(aug, name) for name in AUGMENTATION_PROBABILITIES):
         return None
     existing = [p for p in aug.background_paths if Path(p).exists()]
     impulses = [p for p in aug.impulse_paths if Path(p).exists()]
@@ -89,7 +111,7 @@ def mining_interval_steps(config: Config, pool_size: int) -> int:
     return max(MIN_MINING_INTERVAL_STEPS, epoch * mining.mining_interval_epochs)
 
 
-def prepare(config: Config, *, seed: int, on_progress: ProgressCallback):
+def prepare(config: Config, *, seed: int, on_progress: ProgressCallback) -> Prepared:
     """Stages 1-3: ingest, feature cache, training windows and the validation set."""
     from mww_trainer.data.feature_cache import FeatureCache
     from mww_trainer.data.training_set import background_talk, build_training_set
@@ -102,7 +124,7 @@ def prepare(config: Config, *, seed: int, on_progress: ProgressCallback):
     data = build_training_set(config, dataset, cache, augmenter=augmenter, on_progress=on_progress)
     counts = ", ".join(f"{k} {v}" for k, v in data.pool.counts().items())
     on_progress(ProgressEvent("dataset", 1, 1, f"training windows: {counts}"))
-    return dataset, data
+    return Prepared(dataset, cache, data)
 
 
 def fit_options(
@@ -131,13 +153,21 @@ def train(
     config: Config, *, seed: int = 0, on_progress: ProgressCallback = ignore_progress
 ) -> TrainOutcome:
     """Trains (or continues training) the configured model; returns the chosen checkpoint."""
+    prepared = prepare(config, seed=seed, on_progress=on_progress)
+    return fit_model(config, prepared, seed=seed, on_progress=on_progress)
+
+
+def fit_model(
+    config: Config, prepared: Prepared, *, seed: int, on_progress: ProgressCallback
+) -> TrainOutcome:
+    """Stage 4: fit, choose the checkpoint and its cutoff on validation, write both down."""
     from mww_trainer.model.mixednet import MixedNet
     from mww_trainer.training.compute import precision, setup_compute
     from mww_trainer.training.fit import fit
     from mww_trainer.training.mining import make_miner
-    from mww_trainer.training.validation import operating_cutoff, validation_metrics
+    from mww_trainer.training.validation import validation_metrics
 
-    dataset, data = prepare(config, seed=seed, on_progress=on_progress)
+    data = prepared.data
     compute = setup_compute(config.performance)
     mixed = " with mixed precision" if compute.mixed_precision else ""
     on_progress(ProgressEvent("compute", 1, 1, f"training on {compute.device}{mixed}"))
@@ -158,38 +188,102 @@ def train(
             validate=lambda n: validation_metrics(n, config, data.val_pool, data.val_device),
             mine=make_miner(config),
         )
-    cutoff = result.best_metrics.get("cutoff") or operating_cutoff(config, None)
-    write_operating_point(
+    cutoff = cutoff_rule.from_metrics(config.export.probability_cutoff, result.best_metrics)
+    cutoff_rule.write_operating_point(
         result.best_path,
         cutoff,
         config.export.sliding_window_size,
         result.best_step,
         result.best_metrics,
     )
+    warnings = tuple(prepared.dataset.voice_warnings())
+    if cutoff.warning:
+        warnings += (cutoff.warning,)
     return TrainOutcome(
         result.best_path,
         result.best_step,
         result.best_metrics,
-        cutoff,
+        cutoff.value,
+        cutoff.source,
         result.steps,
         result.seconds,
         result.resumed_from,
-        dataset.skipped,
-        tuple(dataset.voice_warnings()),
+        prepared.dataset.skipped,
+        warnings,
     )
 
 
-def write_operating_point(
-    best_path: Path, cutoff: float, window: int, step: int, metrics: dict[str, float]
-) -> Path:
-    """What export needs to know about the chosen checkpoint, stored beside it."""
-    record = {
-        "checkpoint": best_path.name,
-        "step": step,
-        "cutoff": cutoff,
-        "sliding_window_size": window,
-        "metrics": metrics,
-    }
-    return atomic_write_text(
-        best_path.parent / OPERATING_POINT_NAME, json.dumps(record, indent=1, default=float) + "\n"
+def export_checkpoint(
+    config: Config,
+    checkpoint: Path,
+    calibration: Callable[[], np.ndarray] | None,
+    *,
+    model_name: str,
+    cutoff: float,
+    out_dir: Path | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> ExportResult:
+    """Stage 5: the checkpoint as `<model_name>.tflite` + manifest, verified before it is kept.
+
+    ``calibration`` gives the representative slices once the checkpoint has loaded (a checkpoint
+    of the wrong shape is said first); None writes a float model for debugging."""
+    from mww_trainer.device.export import ExportRequest, export_model
+    from mww_trainer.training.checkpoint import load_checkpoint
+
+    net = load_checkpoint(config.model, checkpoint)
+    request = ExportRequest(
+        out_dir=Path(out_dir or config.paths.export_dir),
+        model_name=model_name,
+        export=config.export,
+        representative=None if calibration is None else calibration(),
+        quantize=calibration is not None,
+        probability_cutoff=cutoff,
     )
+    return export_model(net, request, on_progress=on_progress)
+
+
+def evaluate_export(
+    config: Config, tflite: Path, report_dir: Path, dataset: Dataset, cache: FeatureCache
+) -> dict[str, Any]:
+    """Stage 6: the exported file on the test split (val when test has no wake words), as the
+    device runs it, with det.png in ``report_dir``; the job's dataset and cache are reused."""
+    from mww_trainer.data.ingest import Role, Split
+    from mww_trainer.evaluation_run import EvaluationRequest, evaluate
+
+    split = "test" if dataset.select(Role.POSITIVE, Split.TEST) else "val"
+    request = EvaluationRequest(model=tflite, is_tflite=True, split=split, output_dir=report_dir)
+    report = evaluate(config, request, dataset, cache)
+    report.pop("sweep", None)
+    return report
+
+
+def run_training(
+    config: Config,
+    *,
+    model_name: str,
+    seed: int = 0,
+    report_dir: Path | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> TrainResult:
+    """The whole training job: ingest once, fit, export and verify once, evaluate held out."""
+    from mww_trainer.device.representative import representative_from_dataset
+
+    prepared = prepare(config, seed=seed, on_progress=on_progress)
+    outcome = fit_model(config, prepared, seed=seed, on_progress=on_progress)
+    exported = export_checkpoint(
+        config,
+        outcome.best_path,
+        lambda: representative_from_dataset(prepared.dataset, prepared.cache),
+        model_name=model_name,
+        cutoff=outcome.cutoff,
+        on_progress=on_progress,
+    )
+    on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
+    evaluation = evaluate_export(
+        config,
+        exported.tflite_path,
+        report_dir or Path(config.paths.export_dir),
+        prepared.dataset,
+        prepared.cache,
+    )
+    return TrainResult(outcome, exported, evaluation, prepared.dataset)

@@ -6,11 +6,8 @@ straight line, appends ProgressEvents to progress.jsonl, and finishes by writing
 result.json (atomically). Exit status 0 means result.json holds a success; anything
 else means the job failed, with the reason in result.json when it could be written.
 
-job.json:
-    {"kind": "train", "config": {...full config dict...}, "model_name": "hey_computer"}
-    {"kind": "synth", "synth": {...SynthOptions fields...}}
-    {"kind": "flash", "esphome_dir": DIR, "device": "kitchen.yaml",
-     "platformio_core_dir": DIR, "data_dir": DIR}
+job.json holds one of mww_trainer.job_specs' typed specs (train, synth, flash), checked
+when read: an unknown kind or key fails the job with its name.
 Training continues from the checkpoints in config.paths.checkpoint_dir when restarted.
 """
 
@@ -27,46 +24,37 @@ from pathlib import Path
 from typing import Any
 
 from mww_trainer.errors import MwwError
-from mww_trainer.fileio import atomic_write_text
+from mww_trainer.fileio import atomic_write_text, sha256_file
+from mww_trainer.job_specs import (
+    FlashSpec,
+    JobKind,
+    SynthSpec,
+    TrainSpec,
+    check_synth_options,
+    spec_from_dict,
+)
+from mww_trainer.jobfiles import JOB_FILE, PROGRESS_FILE, RESULT_FILE
 from mww_trainer.progress import JsonlProgressWriter, ProgressCallback, ProgressEvent
 
-JOB_FILE = "job.json"
-PROGRESS_FILE = "progress.jsonl"
-RESULT_FILE = "result.json"
 
-
-def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
-    from mww_trainer.cli.common import quiet_tensorflow
+def run_train(spec: TrainSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+    from mww_trainer.training.compute import quiet_tensorflow
 
     quiet_tensorflow()  # only training needs TensorFlow: other jobs start in a blink
     from mww_trainer.config import load_config_dict
-    from mww_trainer.device.export import ExportRequest, export_model
-    from mww_trainer.device.representative import representative_from_dataset
     from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
-    from mww_trainer.device.verify import verify_model
     from mww_trainer.evaluation.verdict import judge
-    from mww_trainer.pipeline import load_dataset, train
-    from mww_trainer.training.checkpoint import load_checkpoint
+    from mww_trainer.pipeline import run_training
 
-    config = load_config_dict(spec["config"], source="job.json")
-    outcome = train(config, seed=int(spec.get("seed", 0)), on_progress=on_progress)
-    net = load_checkpoint(config.model, outcome.best_path)
-    dataset = load_dataset(config)  # export and evaluation read only the clips ingest accepted
-    accepted = [clip.path for clip in dataset.select(role=None)]
-    request = ExportRequest(
-        out_dir=Path(config.paths.export_dir),
-        model_name=spec.get("model_name", "wake_word"),
-        export=config.export,
-        representative=representative_from_dataset(config.paths, accepted=accepted),
-        probability_cutoff=outcome.cutoff,
+    config = load_config_dict(spec.config, source=JOB_FILE)
+    trained = run_training(
+        config,
+        model_name=spec.model_name,
+        seed=int(spec.seed),
+        report_dir=job_dir,
+        on_progress=on_progress,
     )
-    exported = export_model(net, request, on_progress=on_progress)
-    report = verify_model(exported.manifest_path)
-    if not report.compatible:
-        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
-        raise MwwError(f"the exported model fails verification: {failed}")
-    on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
-    evaluation = evaluate_held_out(config, exported.tflite_path, job_dir, dataset)
+    outcome, exported, evaluation = trained.outcome, trained.exported, trained.evaluation
     sensitivity = evaluation.get("sensitivity")
     if sensitivity is not None:  # the select the ESPHome package offers reads it
         write_sidecar(Sensitivity.from_dict(sensitivity), exported.manifest_path.parent)
@@ -79,34 +67,28 @@ def run_train(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
         "manifest": str(exported.manifest_path),
         "metrics": outcome.metrics,
         "cutoff": outcome.cutoff,
+        "cutoff_source": str(outcome.cutoff_source),
         "best_step": outcome.best_step,
         "steps": outcome.steps,
         "resumed_from": outcome.resumed_from,  # steps done before train_seconds began
         "train_seconds": outcome.seconds,
         "tensor_arena_size": exported.tensor_arena_size,
-        "verify": report.to_dict(),
-        "compatible": report.compatible,
+        "verify": exported.verify.to_dict(),
+        # What install trusts the verify report for: these files, byte for byte.
+        "sha256": {
+            "tflite": sha256_file(exported.tflite_path),
+            "manifest": sha256_file(exported.manifest_path),
+        },
+        "compatible": exported.verify.compatible,
         "warnings": warnings,
     }
 
 
-def evaluate_held_out(config, tflite: Path, job_dir: Path, dataset) -> dict[str, Any]:
-    """The exported file on the test split (val when test has no wake words), det.png beside."""
-    from mww_trainer.data.ingest import Role, Split
-    from mww_trainer.evaluation_run import EvaluationRequest, run_evaluation
-
-    split = "test" if dataset.select(Role.POSITIVE, Split.TEST) else "val"
-    request = EvaluationRequest(model=tflite, is_tflite=True, split=split, output_dir=job_dir)
-    report = run_evaluation(config, request)
-    report.pop("sweep", None)
-    return report
-
-
-def run_synth(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+def run_synth(spec: SynthSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
     from mww_trainer.synth import SynthOptions, synthesize_dataset
 
-    known = {f.name for f in fields(SynthOptions)}
-    options = {k: v for k, v in spec["synth"].items() if k in known}
+    check_synth_options(spec.synth, {f.name for f in fields(SynthOptions)})
+    options = dict(spec.synth)
     options["out_dir"] = Path(options["out_dir"])
     for key in ("speed_wpm", "pitch", "peak_dbfs", "end_silence_s"):
         if key in options:
@@ -122,7 +104,7 @@ def run_synth(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     }
 
 
-def run_flash(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+def run_flash(spec: FlashSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
     """`esphome compile` + `esphome upload`; every line of ESPHome's output is an event."""
     from mww_trainer.esphome import FlashOptions, find_device, flash
 
@@ -130,12 +112,12 @@ def run_flash(spec: dict[str, Any], job_dir: Path, on_progress: ProgressCallback
     # it: turn the signal into flash()'s cancel event, which stops ESPHome and its children.
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: cancel.set())
-    folder = Path(spec["esphome_dir"])
+    folder = Path(spec.esphome_dir)
     options = FlashOptions(
-        platformio_core_dir=_optional_path(spec.get("platformio_core_dir")),
-        data_dir=_optional_path(spec.get("data_dir")),
+        platformio_core_dir=_optional_path(spec.platformio_core_dir),
+        data_dir=_optional_path(spec.data_dir),
     )
-    device = find_device(folder, spec["device"])
+    device = find_device(folder, spec.device)
     result = flash(device, folder, on_progress=on_progress, cancel_event=cancel, options=options)
     outcome = {
         "device": device.name,
@@ -152,7 +134,7 @@ def _optional_path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-RUNNERS = {"train": run_train, "synth": run_synth, "flash": run_flash}
+RUNNERS = {JobKind.TRAIN: run_train, JobKind.SYNTH: run_synth, JobKind.FLASH: run_flash}
 
 
 class LoggedProgress:
@@ -181,14 +163,9 @@ def run_job(job_dir: Path) -> int:
     progress = LoggedProgress(JsonlProgressWriter(job_dir / PROGRESS_FILE))
     started = time.time()
     try:
-        spec = json.loads((job_dir / JOB_FILE).read_text())
-        runner = RUNNERS.get(spec.get("kind"))
-        if runner is None:
-            raise MwwError(
-                f"{JOB_FILE}: unknown job kind {spec.get('kind')!r}; known: {', '.join(RUNNERS)}"
-            )
-        progress(ProgressEvent("start", 0, 1, spec["kind"]))
-        result = {"ok": True, **runner(spec, job_dir, progress)}
+        spec = spec_from_dict(json.loads((job_dir / JOB_FILE).read_text()))
+        progress(ProgressEvent("start", 0, 1, str(spec.kind)))
+        result = {"ok": True, **RUNNERS[spec.kind](spec, job_dir, progress)}
     except MwwError as exc:
         result = {"ok": False, "error": str(exc)}
     except Exception as exc:  # the worker's last word must reach the web process

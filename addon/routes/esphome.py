@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from addon import esphome_jobs
-from addon.app import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.errors import bad_request, not_found
+from addon.keys import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.routes.common import int_param, json_body
 from addon.store import Job
 
@@ -36,7 +36,8 @@ async def deploy(request: web.Request) -> web.Response:
             ' "confirm": true'
         )
     manifest = esphome_jobs.model_manifest(job, _job_dir(request, job))
-    return web.json_response(await esphome_jobs.install(request.app[SETTINGS], manifest, device))
+    installed = await esphome_jobs.install(request.app[SETTINGS], manifest, device, job)
+    return web.json_response(installed)
 
 
 @routes.post("/api/esphome/devices/{name}/undo")

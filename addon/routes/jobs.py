@@ -9,12 +9,13 @@ from pathlib import Path
 from aiohttp import web
 
 from addon import estimates, jobspec, results
-from addon.app import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.errors import bad_request, conflict, not_found
 from addon.jobs import LOG_NAME
+from addon.keys import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.progress import Progress
 from addon.routes.common import int_param, json_body, send_file_and_delete
 from addon.store import Job
+from mww_trainer import jobfiles
 
 routes = web.RouteTableDef()
 LOG_TAIL_BYTES = 64 * 1024
@@ -103,7 +104,7 @@ async def job_log(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{id}/config")
 async def job_config(request: web.Request) -> web.StreamResponse:
     job = await _job(request)
-    path = _job_dir(request.app, job) / "job.json"
+    path = _job_dir(request.app, job) / jobfiles.JOB_FILE
     if not path.is_file():
         raise not_found(f"job {job.id} has not started yet; its job.json")
     return web.FileResponse(path, headers={"Content-Type": "application/json"})

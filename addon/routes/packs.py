@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from addon.app import BROADCASTER, SETTINGS
 from addon.errors import UserError, bad_request, not_found
+from addon.keys import BROADCASTER, SETTINGS
 from addon.packs import PACK_CATALOG, PACKS, PackService
 from addon.routes.common import json_body
 from mww_trainer.packs import Pack, PackCache, PackError, PackUnavailable, human_size

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from addon.app import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.errors import bad_request, conflict
+from addon.keys import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.projects import check_project_fields
 from addon.routes.common import json_body, send_file_and_delete
 from addon.routes.uploads import receive

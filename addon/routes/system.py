@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 
 import addon
 from addon import jobspec, targets
-from addon.app import BROADCASTER, DEVICE, JOBS, LIBRARY, SETTINGS, SOCKETS, STORE, USER
+from addon.keys import BROADCASTER, DEVICE, JOBS, LIBRARY, SETTINGS, SOCKETS, STORE, USER
 from addon.store import LABELS
 from mww_trainer.config import PRESET_NAMES
 

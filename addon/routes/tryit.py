@@ -17,8 +17,8 @@ from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
-from addon.app import LIBRARY, SETTINGS, SOCKETS, STORE
 from addon.errors import UserError, bad_request, conflict, not_found
+from addon.keys import LIBRARY, SETTINGS, SOCKETS, STORE
 from addon.results import EXPORT_DIR
 from addon.routes.common import int_param
 from addon.routes.uploads import receive

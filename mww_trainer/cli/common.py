@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 
+from mww_trainer.config.loader import PRESET_NAMES
 from mww_trainer.errors import MwwError
 from mww_trainer.progress import ProgressEvent
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def quiet_tensorflow() -> None:
-    """Imports TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
-
-    Those lines bypass TF_CPP_MIN_LOG_LEVEL, so file descriptor 2 itself is pointed
-    elsewhere for the import; if the import fails, what it printed is shown after all.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         default="standard",
-        help="preset name (fast_test, standard, max_quality) or a YAML file",
+        help=f"preset name ({', '.join(PRESET_NAMES)}) or a YAML file",
     )
     parser.add_argument("--override", default=None, help="YAML file merged over --config")
 

@@ -9,9 +9,9 @@ from mww_trainer.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     print_progress,
-    quiet_tensorflow,
     run_command,
 )
+from mww_trainer.training.compute import quiet_tensorflow
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

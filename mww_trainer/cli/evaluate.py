@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from mww_trainer.cli.common import EXIT_OK, add_config_arguments, quiet_tensorflow, run_command
+from mww_trainer.cli.common import EXIT_OK, add_config_arguments, run_command
+from mww_trainer.training.compute import quiet_tensorflow
 
 SWEEP_ROWS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mww_trainer.cli.common import EXIT_OK, add_config_arguments, quiet_tensorflow, run_command
+from mww_trainer.cli.common import EXIT_OK, add_config_arguments, run_command
+from mww_trainer.training.compute import quiet_tensorflow
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

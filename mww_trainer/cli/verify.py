@@ -45,19 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_report(report: VerifyReport, *, verbose: bool = False) -> str:
-    ok_mark, fail_mark, skip_mark = _marks()
-    target = str(report.path)
-    if report.manifest_path is not None and report.model_path is not None:
-        target += f" (model {report.model_path.name})"
-    lines = [f"Verifying {target}"]
-    for c in report.checks:
-        mark = fail_mark if not c.ok else skip_mark if c.skipped else ok_mark
-        lines.append(f"{mark} {c.name}: {c.detail}")
-    if verbose and report.model is not None:
-        lines += ["", *_verbose_lines(report.model)]
-    verdict = "YES" if report.compatible else "NO"
-    lines.append(f"ESPHome compatible: {verdict}  ({report.seconds:.1f} s)")
-    return "\n".join(lines)
+    text = report.format(_marks())
+    if not verbose or report.model is None:
+        return text
+    *checks, answer = text.split("\n")
+    return "\n".join([*checks, "", *_verbose_lines(report.model), answer])
 
 
 def model_details(model: TFLiteModel) -> list[dict[str, Any]]:

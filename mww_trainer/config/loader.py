@@ -10,6 +10,7 @@ import difflib
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -25,7 +26,19 @@ from mww_trainer.config.schema import KeyPath, show
 from mww_trainer.config.types import Config, ModelConfig, samples_for_frames
 from mww_trainer.errors import ConfigError
 
-PRESET_NAMES = ("fast_test", "standard", "max_quality")
+
+def _preset_names() -> tuple[str, ...]:
+    """The presets shipped in config/presets/, cheapest first (by their training steps)."""
+    folder = resources.files("mww_trainer.config").joinpath("presets")
+    costs = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml"):
+            preset = YAML(typ="safe", pure=True).load(entry.read_text("utf-8"))
+            costs[entry.name.removesuffix(".yaml")] = sum(preset["training"]["training_steps"])
+    return tuple(sorted(costs, key=costs.__getitem__))
+
+
+PRESET_NAMES = _preset_names()
 # A configuration is a few kilobytes. Anchors and aliases (&a, *a) are refused: a 1 KB tree of
 # aliases expands into gigabytes, and nothing in a configuration needs them.
 MAX_YAML_CHARS = 256 * 1024
@@ -272,6 +285,32 @@ def _substitute(value: Any, path: KeyPath, environ: Mapping[str, str], problems:
 # --- validation ----------------------------------------------------------------------------
 
 
+class RetiredKeyWarning(UserWarning):
+    """A configuration key that nothing reads any more: ignored, and the user is told why."""
+
+
+def _drop_retired(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    found = [
+        (section, key)
+        for section, key in schema.RETIRED_KEYS
+        if isinstance(data.get(section), Mapping) and key in data[section]
+    ]
+    if not found:
+        return data
+    kept = {
+        name: dict(value) if isinstance(value, Mapping) else value for name, value in data.items()
+    }
+    for section, key in found:
+        del kept[section][key]
+        warnings.warn(
+            f"{section}.{key} is no longer used ({schema.RETIRED_KEYS[section, key]}): ignored;"
+            " remove it from your configuration",
+            RetiredKeyWarning,
+            stacklevel=4,
+        )
+    return kept
+
+
 def _validate(
     data: Mapping[str, Any],
     origins: Origins,
@@ -280,6 +319,7 @@ def _validate(
     pending: list[Problem] | None = None,
 ) -> Config:
     problems = list(pending or ())
+    data = _drop_retired(data)
     try:
         valid = schema.SCHEMA(dict(data))
     except vol.MultipleInvalid as err:

@@ -30,16 +30,6 @@ SPEAKER_CLUSTERING_METHODS = ("agglomerative", "threshold")
 ARCHITECTURES = ("mixednet",)
 # Named by microWakeWord and the user guide, but not built by this trainer.
 UNIMPLEMENTED_ARCHITECTURES = ("dnn", "cnn", "crnn")
-AUGMENTATION_PROBABILITIES = (
-    "SevenBandParametricEQ",
-    "TanhDistortion",
-    "PitchShift",
-    "BandStopFilter",
-    "AddColorNoise",
-    "AddBackgroundNoise",
-    "Gain",
-    "RIR",
-)
 BLOCK_FIELDS = (
     "pointwise_filters",
     "mixconv_kernel_sizes",
@@ -301,9 +291,6 @@ def _phases(item: Validator, what: str) -> Validator:
     return sequence(item, f"a list of {what}, one per training phase")
 
 
-_TENSOR_TYPES_REASON = "ESPHome feeds the model int8 features and reads a uint8 probability"
-
-
 HARDWARE = {
     "sample_rate_hz": fixed(constants.SAMPLE_RATE_HZ, FRONTEND_REASON),
     "mel_bins": fixed(constants.MEL_BINS, FRONTEND_REASON),
@@ -367,7 +354,7 @@ MODEL = {
     "l2_regularization": NON_NEGATIVE_NUMBER,
 }
 AUGMENTATION = {
-    **{name: PROBABILITY for name in AUGMENTATION_PROBABILITIES},
+    **{name: PROBABILITY for name in t.AUGMENTATION_PROBABILITIES},
     "background_min_snr_db": number("a number"),
     "background_max_snr_db": number("a number"),
     "min_jitter_s": NON_NEGATIVE_NUMBER,
@@ -377,13 +364,8 @@ AUGMENTATION = {
     "augmentation_duration_s": weight_up_to(60.0),
 }
 PERFORMANCE = {
-    "gpu_only": boolean,
     "mixed_precision": boolean,
     "num_workers": integer("an integer from 0 (automatic) to 256", low=0, high=256),
-    "num_threads_per_worker": up_to(256),
-    "prefetch_factor": up_to(64),
-    "pin_memory": boolean,
-    "max_memory_gb": weight_up_to(65536.0),
     "inter_op_parallelism": integer("an integer, 0 (let TensorFlow choose) or more", low=0),
     "intra_op_parallelism": integer("an integer, 0 (let TensorFlow choose) or more", low=0),
     "enable_profiling": boolean,
@@ -391,6 +373,19 @@ PERFORMANCE = {
     "profile_output_dir": PATH,
     "tensorboard_enabled": boolean,
     "tensorboard_log_dir": PATH,
+}
+# Keys older configurations (and the user guide's examples) carry that nothing reads any more:
+# dropped with a warning that says why, never an error, so an old file still loads.
+_FIXED_BY_DEVICE = "ESPHome runs only int8 models: int8 features in, a uint8 probability out"
+RETIRED_KEYS: dict[tuple[str, str], str] = {
+    ("performance", "gpu_only"): "training uses a GPU when there is one, else the CPU",
+    ("performance", "num_threads_per_worker"): "feature workers are processes of one thread",
+    ("performance", "prefetch_factor"): "batches are prepared one ahead",
+    ("performance", "pin_memory"): "TensorFlow manages GPU memory itself",
+    ("performance", "max_memory_gb"): "training keeps features memory-mapped on disk",
+    ("export", "quantize"): _FIXED_BY_DEVICE,
+    ("export", "inference_input_type"): _FIXED_BY_DEVICE,
+    ("export", "inference_output_type"): _FIXED_BY_DEVICE,
 }
 SPEAKER_CLUSTERING = {
     "enabled": boolean,
@@ -411,9 +406,6 @@ EXPORT = {
     "author": string(),
     "website": website,
     "trained_languages": sequence(string(non_empty=True), "a non-empty list of language codes"),
-    "quantize": fixed(True, "the device runs only fully int8-quantised models"),
-    "inference_input_type": fixed("int8", _TENSOR_TYPES_REASON),
-    "inference_output_type": fixed("uint8", _TENSOR_TYPES_REASON),
     "probability_cutoff": vol.Any(
         vol.All("auto", lambda _: None),
         None,

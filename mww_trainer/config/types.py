@@ -6,7 +6,7 @@ so that there is one home for each value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from mww_trainer import constants
 
@@ -153,15 +153,17 @@ class AugmentationConfig:
     augmentation_duration_s: float
 
 
+# The transforms a configuration can switch on: AugmentationConfig's capitalised fields, each
+# the probability of one audiomentations transform (data.augment applies them).
+AUGMENTATION_PROBABILITIES = tuple(
+    f.name for f in fields(AugmentationConfig) if f.name[:1].isupper()
+)
+
+
 @dataclass(frozen=True)
 class PerformanceConfig:
-    gpu_only: bool
     mixed_precision: bool
     num_workers: int
-    num_threads_per_worker: int
-    prefetch_factor: int
-    pin_memory: bool
-    max_memory_gb: float
     inter_op_parallelism: int
     intra_op_parallelism: int
     enable_profiling: bool
@@ -195,9 +197,6 @@ class ExportConfig:
     author: str
     website: str | None
     trained_languages: tuple[str, ...]
-    quantize: bool
-    inference_input_type: str
-    inference_output_type: str
     # None ("auto" in YAML): the cutoff evaluation recommends for the FA/h target.
     probability_cutoff: float | None
     sliding_window_size: int

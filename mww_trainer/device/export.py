@@ -11,13 +11,14 @@ import re
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from mww_trainer import constants
 from mww_trainer.config.types import ExportConfig
+from mww_trainer.device.verify import VerifyReport
 from mww_trainer.errors import ExportError
 from mww_trainer.fileio import atomic_directory, atomic_write_bytes
 from mww_trainer.model.mixednet import MixedNet
@@ -25,7 +26,6 @@ from mww_trainer.model.stream import Mode, reset_states
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
 
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MANIFEST_NAME = "manifest.json"
 # Slices of real features used to calibrate quantisation: enough to see every state.
 DEFAULT_REPRESENTATIVE_SLICES = 1500
 
@@ -53,6 +53,9 @@ class ExportResult:
     measured_arena_bytes: int | None
     seconds: float
     quantisation: QuantisationError | None = None
+    # The check every quantised model passed before it was written (None for a float model):
+    # callers trust it rather than verifying the same bytes again.
+    verify: VerifyReport | None = None
 
 
 def check_model_name(name: str) -> str:
@@ -243,14 +246,18 @@ def _finish_quantised(
     with tempfile.TemporaryDirectory(prefix="mww-export-") as scratch:
         scratch_dir = Path(scratch)
         (scratch_dir / f"{name}.tflite").write_bytes(data)
-        manifest.write_manifest(man, scratch_dir / MANIFEST_NAME)
-        report = verify.verify_model(scratch_dir / MANIFEST_NAME)
+        manifest.write_manifest(man, scratch_dir / manifest.MANIFEST_NAME)
+        report = verify.verify_model(scratch_dir / manifest.MANIFEST_NAME)
         if not report.compatible:
-            failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if not c.ok)
+            failed = "; ".join(report.failures())
             raise ExportError(f"the exported model fails the device contract: {failed}")
         out_dir = Path(request.out_dir)
         tflite_path = atomic_write_bytes(out_dir / f"{name}.tflite", data)
-        manifest_path = manifest.write_manifest(man, out_dir / MANIFEST_NAME)
+        manifest_path = manifest.write_manifest(man, out_dir / manifest.MANIFEST_NAME)
+    # The same bytes, checked in the scratch folder: the report names where they now are.
+    report = replace(
+        report, path=manifest_path, model_path=tflite_path, manifest_path=manifest_path
+    )
     on_progress(ProgressEvent("export", 4, 4, "done"))
     return ExportResult(
         tflite_path,
@@ -261,4 +268,5 @@ def _finish_quantised(
         measured,
         time.monotonic() - started,
         quant_error,
+        report,
     )

@@ -23,6 +23,8 @@ from mww_trainer import constants
 from mww_trainer.config.types import ExportConfig
 from mww_trainer.errors import ManifestError
 
+MANIFEST_NAME = "manifest.json"  # beside the model, as ESPHome and our packages expect
+
 MANIFEST_TYPE = "micro"
 # v2 manifests (tensor_arena_size, feature_step_size) need at least this ESPHome.
 OLDEST_ESPHOME_VERSION = (2024, 7, 0)

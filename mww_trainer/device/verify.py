@@ -74,6 +74,50 @@ class VerifyReport:
     def passed(self, name: str) -> bool:
         return any(c.name == name and c.ok and not c.skipped for c in self.checks)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
+        """A report another process made (to_dict's output); `model` is not carried over."""
+
+        def path(key: str) -> Path | None:
+            return None if data.get(key) is None else Path(data[key])
+
+        checks = [
+            Check(c["name"], bool(c["ok"]), c["detail"], bool(c.get("skipped")))
+            for c in data.get("checks", [])
+        ]
+        return cls(
+            Path(data["path"]),
+            path("model"),
+            path("manifest"),
+            checks,
+            readable=bool(data.get("readable", True)),
+            error=data.get("error"),
+            measured_arena_bytes=data.get("measured_arena_bytes"),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+    def failures(self) -> list[str]:
+        """ "name: detail" for each failed check, or why the input could not be read."""
+        failed = [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
+        return failed or ([self.error] if self.error else [])
+
+    def format(self, marks: tuple[str, str, str] = ("[ok]", "[FAIL]", "[skip]")) -> str:
+        """Every check on its own line with its mark (ok, failed, skipped), then the answer."""
+        ok_mark, fail_mark, skip_mark = marks
+        target = str(self.path)
+        if self.manifest_path is not None and self.model_path is not None:
+            target += f" (model {self.model_path.name})"
+        lines = [f"Verifying {target}"]
+        for c in self.checks:
+            mark = fail_mark if not c.ok else skip_mark if c.skipped else ok_mark
+            lines.append(f"{mark} {c.name}: {c.detail}")
+        verdict = "YES" if self.compatible else "NO"
+        unchecked = [c.name for c in self.checks if c.ok and c.skipped]
+        if self.compatible and unchecked:  # a check that could not run never counts as passed
+            verdict += f", but not checked: {', '.join(unchecked)}"
+        lines.append(f"ESPHome compatible: {verdict}  ({self.seconds:.1f} s)")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
@@ -399,7 +443,12 @@ def _manifest_checks(report: VerifyReport, d: Any, *, explicit: bool) -> None:
         )
     esphome = esphome_schema_problems(d)
     if esphome is None:
-        report.add("ESPHome schema", True, "skipped: ESPHome is not installed", skipped=True)
+        report.add(
+            "ESPHome schema",
+            True,
+            "not checked: ESPHome is not installed here (pip install esphome to check it)",
+            skipped=True,
+        )
     elif esphome:
         report.add("ESPHome schema", False, "; ".join(esphome))
     else:

@@ -110,7 +110,7 @@ def verified_manifest(manifest_path: Path, verifier: Verifier | None = None) -> 
         raise DeployError(f"{manifest_path}: deploy takes the manifest .json, not the model file")
     report = (verifier or verify_model)(manifest_path)
     if not report.compatible:
-        failed = [f"  - {c.name}: {c.detail}" for c in report.checks if not c.ok]
+        failed = [f"  - {line}" for line in report.failures() if line != report.error]
         reason = report.error or "the model failed these checks"
         raise DeployError(
             f"{manifest_path}: not deployed, ESPHome could not run it ({reason}):\n"

@@ -15,17 +15,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mww_trainer.device.manifest import Manifest
 from mww_trainer.device.sensitivity import Sensitivity, read_sidecar
+from mww_trainer.naming import slug
 
 WAKE_WORDS_DIR = "wake_words"
 PACKAGE_PREFIX = "mww_"
-MAX_SLUG_CHARS = 40
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
 # Used when ESPHome is not installed; ESPHome's own RESERVED_IDS is preferred.
 _CPP_KEYWORDS = frozenset(
     (  # noqa: SIM905 - a word list reads better than 70 quoted strings
@@ -77,22 +75,13 @@ class ModelNames:
 
     @classmethod
     def for_manifest(cls, manifest: Manifest, manifest_path: Path) -> ModelNames:
-        slug = slugify(manifest.wake_word) or slugify(manifest_path.stem) or "wake_word"
+        name = slug(manifest.wake_word) or slug(manifest_path.stem) or "wake_word"
         return cls(
-            slug=slug,
-            model_id=model_id_for(slug),
-            manifest_file=f"{slug}.json",
+            slug=name,
+            model_id=model_id_for(name),
+            manifest_file=f"{name}.json",
             tflite_file=manifest.model,
         )
-
-
-def slugify(text: str) -> str:
-    """Lower-case ASCII letters, digits and underscores; never starts with a digit."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = _NOT_WORD.sub("_", ascii_text.lower()).strip("_")[:MAX_SLUG_CHARS].strip("_")
-    if slug and slug[0].isdigit():
-        slug = f"ww_{slug}"
-    return slug
 
 
 def model_id_for(slug: str) -> str:
@@ -177,17 +166,20 @@ def include_line(names: ModelNames) -> str:
     return f"{names.package_key}: !include {names.package_path}"
 
 
-def snippet(manifest_path: str | Path) -> str:
-    """The YAML a user pastes by hand, with the files to copy said in comments."""
+def snippet(manifest_path: str | Path, *, files_note: str | None = None) -> str:
+    """The YAML a user pastes by hand, the files' places said in comments (``files_note``
+    replaces the copying instructions, e.g. for an archive laid out as wake_words/<slug>/)."""
     manifest_path = Path(manifest_path)
     manifest = Manifest.from_file(manifest_path)
     names = ModelNames.for_manifest(manifest, manifest_path)
     levels = read_sidecar(manifest_path, manifest.model)
-    return (
+    note = files_note or (
         f"# Wake word {_comment(manifest.wake_word)}: in your ESPHome config folder, copy\n"
         f"#   {manifest_path.name} -> {names.folder}/{names.manifest_file}\n"
         f"#   {names.tflite_file} -> {names.folder}/{names.tflite_file}\n"
-        "# then add the model to micro_wake_word (only the first model listed is enabled\n"
+    )
+    return (
+        note + "# then add the model to micro_wake_word (only the first model listed is enabled\n"
         "# on first boot).\n"
         "micro_wake_word:\n"
         "  models:\n"

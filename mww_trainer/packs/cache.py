@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mww_trainer.fileio import sha256_file
 from mww_trainer.packs.catalog import NEGATIVE, PACK_ID, VOICES
 from mww_trainer.packs.errors import PackError
 
@@ -173,7 +173,7 @@ class PackCache:
             path = pack.folder / relpath
             if not path.is_file():
                 missing.append(relpath)
-            elif path.stat().st_size != size or file_sha256(path) != sha256:
+            elif path.stat().st_size != size or sha256_file(path) != sha256:
                 changed.append(relpath)
         return VerifyReport(pack_id, len(contents), tuple(missing), tuple(changed))
 
@@ -202,11 +202,3 @@ class PackCache:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()

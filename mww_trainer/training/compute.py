@@ -9,13 +9,40 @@ in float16 while the head and the loss stay float32.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from mww_trainer.config.types import PerformanceConfig
+
+
+def quiet_tensorflow() -> None:
+    """Imports TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
+
+    Those lines bypass TF_CPP_MIN_LOG_LEVEL, so file descriptor 2 itself is pointed
+    elsewhere for the import; if the import fails, what it printed is shown after all.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)

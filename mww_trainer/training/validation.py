@@ -7,31 +7,13 @@ import numpy as np
 from mww_trainer.config.types import Config
 from mww_trainer.data.training_set import DeviceSet
 from mww_trainer.data.windows import WindowPool
+from mww_trainer.evaluation import cutoff as cutoff_rule
 from mww_trainer.evaluation.detection import cutoff_to_u8
 from mww_trainer.evaluation.metrics import binary_metrics
 from mww_trainer.evaluation.scoring import outputs_for_all
-from mww_trainer.evaluation.sweep import (
-    Sweep,
-    hours,
-    people_talking,
-    recommend,
-    summary_metrics,
-    sweep,
-)
+from mww_trainer.evaluation.sweep import hours, people_talking, summary_metrics, sweep
 from mww_trainer.model.mixednet import MixedNet
 from mww_trainer.training.fit import predict
-
-# Used when the config says "auto" but there is no ambient audio to choose a cutoff on.
-FALLBACK_CUTOFF = 0.97
-
-
-def operating_cutoff(config: Config, result: Sweep | None) -> float:
-    """The pinned cutoff, or the one meeting the FA/h target on the measured sweep."""
-    if config.export.probability_cutoff is not None:
-        return config.export.probability_cutoff
-    if result is None:
-        return FALLBACK_CUTOFF
-    return recommend(result, config.training.target_minimization).cutoff
 
 
 def validation_metrics(
@@ -53,7 +35,9 @@ def validation_metrics(
         ambient = outputs_for_all(net, device.ambient)
         hard = outputs_for_all(net, device.hard_negatives)
         result = sweep(positives, ambient, window=window, hard_negatives=hard)
-        cutoff = operating_cutoff(config, result)
+        cutoff = cutoff_rule.choose(
+            config.export.probability_cutoff, result, config.training.target_minimization
+        ).value
         metrics.update(summary_metrics(result, cutoff))
         metrics["cutoff"] = cutoff
         metrics["cutoff_u8"] = float(cutoff_to_u8(cutoff))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from addon.app import STORE, create_app
+from addon.app import create_app
+from addon.keys import STORE
 from addon.settings import INGRESS_REMOTE, Settings
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from addon.app import LIBRARY, STORE
 from addon.jobspec import train_request
+from addon.keys import LIBRARY, STORE
 from addon.store import Job
 from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
 from mww_trainer.evaluation.verdict import judge

@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from addon.app import STORE, create_app
+from addon.app import create_app
+from addon.keys import STORE
 from addon.routes.system import STATIC_DIR
 from addon.settings import Settings
 from tests.fakes.hostile import alias_bomb

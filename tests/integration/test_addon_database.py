@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from addon.app import STORE, create_app
+from addon.app import create_app
+from addon.keys import STORE
 from addon.settings import Settings
 from addon.store import DatabaseDamaged
 from tests.fakes.addon_process import start_addon

@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from addon.app import STORE, create_app
+from addon.app import create_app
+from addon.keys import STORE
 from addon.settings import Settings
 from tests.fakes.addon_process import running_addon, start_addon
 from tests.fakes.job_polling import wait_for

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from addon.app import ON_JOB_FINISHED, create_app
+from addon.app import create_app
 from addon.jobspec import synth_request
+from addon.keys import ON_JOB_FINISHED
 from addon.settings import Settings
 from addon.store import Store
 from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
@@ -112,18 +113,18 @@ async def test_synthesise_train_and_download_a_verified_model(aiohttp_client, tm
         assert sorted(archive.namelist()) == [
             "det.png",
             "esphome.yaml",
+            "hey_computer.json",  # named as install names it: one layout on every path
             "hey_computer.tflite",
-            "manifest.json",
             "result.json",
             "sensitivity.json",
         ]
         archive.extractall(out)
-    assert verify_model(out / "manifest.json").compatible
+    assert verify_model(out / "hey_computer.json").compatible
     assert (out / "det.png").read_bytes()[:4] == b"\x89PNG"
     evaluation = json.loads((out / "result.json").read_text())["evaluation"]
     assert evaluation["positives"] > 0 and "recall" in evaluation["at_cutoff"]
     snippet = (out / "esphome.yaml").read_text()
-    assert "model: wake_words/hey_computer/manifest.json" in snippet
+    assert "model: wake_words/hey_computer/hey_computer.json" in snippet
     assert "id(hey_computer).set_probability_cutoff(" in snippet  # the sensitivity select
     assert [(kind, state) for _, kind, state in finished] == [
         ("synth", "succeeded"),

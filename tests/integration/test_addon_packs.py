@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from addon import jobspec
-from addon.app import BROADCASTER, create_app
+from addon.app import create_app
+from addon.keys import BROADCASTER
 from addon.packs import NO_PACK_NOTICE, NO_VOICE_PACK_NOTICE, PACK_CATALOG
 from addon.settings import Settings
 from addon.store import Project, ProjectLayout

@@ -43,9 +43,9 @@ def demo(tmp_path_factory) -> Path:
 def test_demo_exports_a_verified_model_that_tflite_micro_streams(demo):
     stdout = (demo / "stdout.txt").read_text()
     assert "ESPHome compatible: YES" in stdout
-    model = TFLiteModel.from_file(demo / "exported" / "hey_computer.tflite")
+    model = TFLiteModel.from_file(demo / "export" / "hey_computer.tflite")
     assert len(model.subgraphs) == 2
-    manifest = json.loads((demo / "exported" / "manifest.json").read_text())
+    manifest = json.loads((demo / "export" / "manifest.json").read_text())
     assert manifest["version"] == 2 and manifest["micro"]["tensor_arena_size"] > 10_000
     woke = [line for line in stdout.splitlines() if line.startswith("TFLite-Micro woke on")]
     hits, total = (int(w) for w in woke[0].split()[3:6:2])
@@ -55,7 +55,7 @@ def test_demo_exports_a_verified_model_that_tflite_micro_streams(demo):
 def test_demo_model_streams_through_tflite_micro_like_litert(demo):
     from mww_trainer.device.runtime import run_stream_litert, run_stream_tflm
 
-    data = (demo / "exported" / "hey_computer.tflite").read_bytes()
+    data = (demo / "export" / "hey_computer.tflite").read_bytes()
     rng = np.random.default_rng(0)
     slices = rng.integers(-128, 40, (300, 3, 40), dtype=np.int8)
     assert np.array_equal(run_stream_tflm(data, slices), run_stream_litert(data, slices))
@@ -117,7 +117,7 @@ def test_evaluate_cli_reports_device_detection(demo):
     proc = run(
         "mww-evaluate",
         "--tflite",
-        str(demo / "exported" / "hey_computer.tflite"),
+        str(demo / "export" / "hey_computer.tflite"),
         "--config",
         str(demo / "demo.yaml"),
         "--split",
@@ -127,7 +127,7 @@ def test_evaluate_cli_reports_device_detection(demo):
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    manifest = json.loads((demo / "exported" / "manifest.json").read_text())
+    manifest = json.loads((demo / "export" / "manifest.json").read_text())
     assert report["cutoff"] == manifest["micro"]["probability_cutoff"]
     assert report["positives"] > 0 and report["ambient_hours"] > 0
     assert 0.0 <= report["at_cutoff"]["recall"] <= 1.0
@@ -138,7 +138,7 @@ def test_evaluate_cli_reports_device_detection(demo):
     points = json.loads(Path(report["det_json"]).read_text())["points"]
     assert len(points) == 256
     # The three sensitivity levels, beside the manifest for the ESPHome select.
-    sidecar = json.loads((demo / "exported" / "sensitivity.json").read_text())
+    sidecar = json.loads((demo / "export" / "sensitivity.json").read_text())
     assert sidecar == report["sensitivity"] and sidecar["model"] == "hey_computer.tflite"
     cutoffs = [level["cutoff_u8"] for level in sidecar["levels"]]
     assert cutoffs == sorted(cutoffs) and len(cutoffs) == 3

@@ -222,8 +222,9 @@ async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path,
     import sys
 
     from addon import notify
-    from addon.app import JOBS, LIBRARY, create_app
+    from addon.app import create_app
     from addon.jobspec import train_request
+    from addon.keys import JOBS, LIBRARY
     from addon.settings import Settings
 
     worker = tmp_path / "worker.py"

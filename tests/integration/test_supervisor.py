@@ -247,8 +247,9 @@ async def test_the_web_app_plugin_wires_it_all(tmp_path, monkeypatch):
     from aiohttp.test_utils import TestServer
 
     from addon import notify
-    from addon.app import ON_JOB_FINISHED, STORE, create_app
+    from addon.app import create_app
     from addon.jobspec import train_request
+    from addon.keys import ON_JOB_FINISHED, STORE
     from addon.settings import Settings
 
     broker = Mosquitto(tmp_path / "mosquitto", users={"addons": "generated-secret"}).start()

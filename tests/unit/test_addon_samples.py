@@ -13,10 +13,11 @@ import pytest
 from addon.errors import UserError
 from addon.jobspec import parse_overrides, synth_request, train_job, train_request
 from addon.progress import Progress, ProgressTail
-from addon.projects import check_project_fields, slug_from_phrase
+from addon.projects import check_project_fields
 from addon.samples import open_checked_zip, prepare_clip, quality_flags
 from addon.store import Project, ProjectLayout
 from mww_trainer.errors import ConfigError
+from mww_trainer.naming import slug
 
 RATE = 16000
 
@@ -73,7 +74,7 @@ def test_wake_word_fields():
         "author": "Ann",
         "website": "https://example.com",
     }
-    assert slug_from_phrase("O'Neil's - radio") == "oneils_radio"
+    assert slug("O'Neil's - radio") == "oneils_radio"
     with pytest.raises(UserError, match="website"):
         check_project_fields({"phrase": "hey", "website": "ftp://x"}, default_author=None)
     with pytest.raises(UserError, match="slug"):

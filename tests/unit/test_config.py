@@ -21,6 +21,9 @@ from mww_trainer.config import (
     load_preset_dict,
     schema,
 )
+from mww_trainer.config.loader import RetiredKeyWarning
+from mww_trainer.config.types import AUGMENTATION_PROBABILITIES
+from mww_trainer.data.augment import TRANSFORMS
 from mww_trainer.errors import ConfigError
 
 PRESETS_DIR = Path(schema.__file__).parent / "presets"
@@ -62,11 +65,7 @@ def test_every_preset_loads_with_the_device_facts(name: str) -> None:
     assert config.model.input_frames == 149
     assert config.hardware.clip_frames >= config.model.input_frames
     assert config.export.tensor_arena_size == 0
-    assert (config.export.inference_input_type, config.export.inference_output_type) == (
-        "int8",
-        "uint8",
-    )
-    assert config.performance.gpu_only is False
+    assert config.performance.mixed_precision is True  # applies on a GPU only
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -83,13 +82,20 @@ def test_schema_keys_match_the_dataclasses() -> None:
         assert list(schema.SCHEMA.schema[section]) == names
 
 
+def test_one_list_of_transforms_and_of_presets() -> None:
+    assert sorted(TRANSFORMS) == sorted(AUGMENTATION_PROBABILITIES)  # applied = configurable
+    presets = Path(__file__).parents[2] / "mww_trainer" / "config" / "presets"
+    assert sorted(PRESET_NAMES) == sorted(p.stem for p in presets.glob("*.yaml"))
+    assert PRESET_NAMES[0] == "fast_test"  # cheapest first, as the panel lists them
+
+
 def test_presets_differ_as_documented() -> None:
     fast, standard, best = (load_preset(name) for name in PRESET_NAMES)
     assert (fast.training.training_steps, fast.training.batch_size) == ((2000, 1000), 32)
     assert fast.training.total_steps == 3000
     assert (standard.training.training_steps, standard.training.batch_size) == ((20000, 10000), 128)
     assert (best.training.training_steps, best.training.batch_size) == ((50000, 20000), 128)
-    probabilities = schema.AUGMENTATION_PROBABILITIES
+    probabilities = AUGMENTATION_PROBABILITIES
     assert all(getattr(fast.augmentation, name) == 0.0 for name in probabilities)
     assert standard.augmentation.AddBackgroundNoise == 0.75
     assert standard.augmentation.RIR == 0.5
@@ -273,8 +279,8 @@ def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
         ("training:\n  batch_size: 2.0\n", "training.batch_size: 2.0 is not allowed (a positive"),
         ("training:\n  batch_size: true\n", "training.batch_size: true is not allowed"),
         ("training:\n  batch_size: '64'\n", "training.batch_size: '64' is not allowed"),
-        ("performance:\n  gpu_only: yes\n", "performance.gpu_only: 'yes' is not allowed (true or"),
-        ("performance:\n  pin_memory: 1\n", "performance.pin_memory: 1 is not allowed (true or"),
+        ("performance:\n  mixed_precision: yes\n", "performance.mixed_precision: 'yes' is not"),
+        ("performance:\n  enable_profiling: 1\n", "performance.enable_profiling: 1 is not allowed"),
         ("training:\n  learning_rates: [0.001, -1]\n", "training.learning_rates[1]: -1 is not"),
         (
             "training:\n  training_steps: 100\n",
@@ -295,12 +301,12 @@ def test_type_errors_name_the_key_path(tmp_path: Path, override: str, expected: 
 def test_several_problems_are_reported_together(tmp_path: Path) -> None:
     message = error_of(
         tmp_path,
-        "training:\n  batch_size: 0\n  batch_sise: 4\nperformance:\n  gpu_only: 'no'\n",
+        "training:\n  batch_size: 0\n  batch_sise: 4\nperformance:\n  mixed_precision: 'no'\n",
     )
     assert message.startswith("3 configuration problems:")
     assert "training.batch_size: 0 is not allowed" in message
     assert "training.batch_sise: unknown key" in message
-    assert "performance.gpu_only: 'no' is not allowed" in message
+    assert "performance.mixed_precision: 'no' is not allowed" in message
 
 
 @pytest.mark.parametrize(
@@ -317,9 +323,6 @@ def test_hardware_frontend_cannot_change(tmp_path: Path, key: str, value: int) -
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("export:\n  inference_input_type: uint8\n", "(only 'int8': ESPHome feeds"),
-        ("export:\n  inference_output_type: int8\n", "(only 'uint8': ESPHome feeds"),
-        ("export:\n  quantize: false\n", "(only true: the device runs only"),
         ("model:\n  stride: 2\n", "(only 3: ESPHome feeds the model 3 feature frames"),
         ("model:\n  architecture: cnn\n", "only 'mixednet' is implemented; dnn, cnn and crnn"),
         ("model:\n  architecture: resnet\n", "(only 'mixednet' is implemented)"),
@@ -519,3 +522,16 @@ def test_absurd_sizes_are_refused_before_anything_runs(section, key, value, allo
     data[section][key] = value
     with pytest.raises(ConfigError, match=f"{section}.{key}.*{allowed}"):
         load_config_dict(data)
+
+
+def test_retired_keys_of_old_files_are_ignored_with_a_warning_that_says_why(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "performance:\n  gpu_only: true\n  prefetch_factor: 8\nexport:\n  quantize: true\n"
+    )
+    with pytest.warns(RetiredKeyWarning) as caught:
+        config = load_config("standard", old)
+    said = [str(w.message) for w in caught]
+    assert any(m.startswith("performance.gpu_only is no longer used (") for m in said)
+    assert any("export.quantize is no longer used (ESPHome runs only int8" in m for m in said)
+    assert config == load_preset("standard")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mww_trainer import naming
 from mww_trainer.cli.esphome import main
 from mww_trainer.device.manifest import Manifest
 from mww_trainer.device.sensitivity import MODERATELY, SLIGHTLY, VERY, write_sidecar
@@ -16,7 +17,6 @@ from mww_trainer.esphome.snippet import (
     is_valid_id,
     model_id_for,
     package_text,
-    slugify,
     snippet,
 )
 from tests.fakes.levels import measured_levels
@@ -56,10 +56,13 @@ def manifest_path(tmp_path: Path) -> Path:
         ("  okay--nabu  ", "okay_nabu"),
         ("3PO", "ww_3po"),
         ("日本語", ""),
+        ("Don't Stop", "dont_stop"),  # an apostrophe is silent
+        ("Hey Jürgen!", "hey_jurgen"),
+        ("a" * 60, "a" * 40),
     ],
 )
-def test_slugify(text, slug):
-    assert slugify(text) == slug
+def test_one_slug_rule_for_projects_models_and_ids(text, slug):
+    assert naming.slug(text) == slug
 
 
 def test_model_ids_avoid_reserved_names():

@@ -7,9 +7,10 @@ import pytest
 import soundfile as sf
 
 from mww_trainer.config import load_preset
-from mww_trainer.data.ingest import Limits, ingest
+from mww_trainer.data.feature_cache import FeatureCache
+from mww_trainer.data.ingest import Limits, Role, ingest
 from mww_trainer.device.representative import representative_from_dataset
-from mww_trainer.errors import AudioError
+from mww_trainer.errors import ExportError
 from tests.fakes.dataset_paths import paths_for
 
 RATE = 16000
@@ -40,7 +41,22 @@ def test_a_file_ingest_skipped_cannot_fail_the_export(tmp_path):
     accepted = [clip.path for clip in dataset.select(role=None)]
     assert broken not in accepted and len(accepted) == 12
 
-    slices = representative_from_dataset(paths, accepted=accepted)
-    assert slices.ndim == 3 and len(slices) > 0
-    with pytest.raises(AudioError, match=r"broken\.wav"):  # what the export met after training
-        representative_from_dataset(paths)
+    cache = FeatureCache(tmp_path / "processed" / "features")
+    slices = representative_from_dataset(dataset, cache)  # the broken file is never read
+    assert slices.ndim == 3 and slices.shape[1:] == (3, 40) and len(slices) > 0
+
+
+def test_calibration_without_wake_words_says_what_is_missing(tmp_path):
+    config = load_preset("fast_test")
+    data = tmp_path / "dataset"
+    for n in range(3):
+        _write(data / "negative" / f"talk{n}.wav", 3.0, n)
+    (data / "positive").mkdir()  # there, but empty
+    dataset = ingest(
+        paths_for(data),
+        split_file=tmp_path / "split.json",
+        limits=Limits.from_hardware(config.hardware),
+    )
+    assert not dataset.select(Role.POSITIVE)
+    with pytest.raises(ExportError, match="no wake-word clips"):
+        representative_from_dataset(dataset, FeatureCache(tmp_path / "features"))

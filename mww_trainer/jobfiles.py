@@ -1,0 +1,49 @@
+"""Names the worker, the add-on and the CLIs share: a job folder's files and a dataset folder's
+layout. Plain strings and paths only, so the web process can import it without the library.
+
+A job folder:                          A dataset folder (the user guide's layout):
+    job.json        the spec               positive/       wake words, <speaker>/ folders
+    progress.jsonl  one event a line       negative/       other speech and sounds
+    result.json     the worker's answer    hard_negative/  sound-alikes
+    worker.log      its readable log       background/     noise mixed under clips
+    det.png/.json   the DET curve          rirs/           room impulse responses
+    checkpoints/  export/  logs/  profiles/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+JOB_FILE = "job.json"
+PROGRESS_FILE = "progress.jsonl"
+RESULT_FILE = "result.json"
+LOG_FILE = "worker.log"
+DET_PNG = "det.png"
+DET_JSON = "det.json"
+CHECKPOINT_DIR = "checkpoints"
+EXPORT_DIR = "export"
+TENSORBOARD_DIR = "logs"
+PROFILE_DIR = "profiles"
+
+# Sample label -> its folder in a dataset.
+LABEL_DIRS = {
+    "positive": "positive",
+    "negative": "negative",
+    "hard_negative": "hard_negative",
+    "background": "background",
+    "rir": "rirs",
+}
+LABELS = tuple(LABEL_DIRS)
+
+
+def dataset_paths(dataset: Path) -> dict[str, str]:
+    """The `paths` keys of the configuration for a dataset folder in this layout."""
+    return {f"{label}_dir": str(dataset / folder) for label, folder in LABEL_DIRS.items()}
+
+
+def job_paths(job_dir: Path) -> dict[str, str]:
+    """The `paths` keys a job's own outputs go to (checkpoints, the exported model)."""
+    return {
+        "checkpoint_dir": str(job_dir / CHECKPOINT_DIR),
+        "export_dir": str(job_dir / EXPORT_DIR),
+    }

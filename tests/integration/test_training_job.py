@@ -1,0 +1,83 @@
+"""The training job in one line: the dataset is ingested once, the model verified once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mww_trainer import pipeline
+from mww_trainer.config import deep_merge, load_config_dict, load_preset_dict
+from mww_trainer.data import ingest as ingest_package
+from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
+from mww_trainer.device import verify as verify_module
+from mww_trainer.device.tflite_model import TFLiteModel
+from mww_trainer.evaluation.cutoff import CutoffSource
+from tests.fakes.dataset_paths import paths_for
+
+pytestmark = pytest.mark.integration
+RATE = 16000
+
+
+def _write(path, samples: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, samples, RATE, subtype="PCM_16")
+
+
+def _chirps(data, rng) -> None:
+    """Wake words: rising chirps by two "speakers"; negatives: noise and hums."""
+    t = np.arange(int(0.9 * RATE)) / RATE
+    for n in range(24):
+        base = 300 + 20 * (n % 6)
+        chirp = 0.4 * np.sin(2 * np.pi * (base + 900 * t) * t)
+        padded = np.concatenate([np.zeros(3000), chirp, np.zeros(3000)])
+        _write(data / "positive" / f"person{n % 2}" / f"take{n}.wav", padded)
+    for n in range(4):
+        noise = 0.05 * rng.standard_normal(20 * RATE)
+        hum = 0.2 * np.sin(2 * np.pi * (120 + 40 * n) * np.arange(20 * RATE) / RATE)
+        _write(data / "negative" / f"room{n}.wav", noise + hum)
+
+
+def test_one_training_job_ingests_once_and_verifies_once(tmp_path, monkeypatch):
+    data = tmp_path / "dataset"
+    _chirps(data, np.random.default_rng(0))
+    paths = {k: v for k, v in vars(paths_for(data)).items() if isinstance(v, str)}
+    override = {
+        "paths": paths,
+        "training": {
+            "training_steps": [40, 10],
+            "batch_size": 16,
+            "eval_step_interval": 25,
+            **QUICK_CLASS_WEIGHTS,
+        },
+        "model": TINY_MODEL,
+        "augmentation": {"background_paths": [], "impulse_paths": []},
+        "performance": {"tensorboard_log_dir": str(tmp_path / "logs")},
+        "export": {"wake_word": "Chirp", "author": "tests"},
+    }
+    config = load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="test")
+    calls = {"ingest": 0, "verify": 0}
+    real_ingest, real_verify = ingest_package.ingest, verify_module.verify_model
+
+    def counted_ingest(*args, **kwargs):
+        calls["ingest"] += 1
+        return real_ingest(*args, **kwargs)
+
+    def counted_verify(*args, **kwargs):
+        calls["verify"] += 1
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_package, "ingest", counted_ingest)
+    monkeypatch.setattr(verify_module, "verify_model", counted_verify)
+
+    result = pipeline.run_training(config, model_name="chirp", report_dir=tmp_path / "report")
+
+    assert calls == {"ingest": 1, "verify": 1}
+    assert result.exported.verify.compatible, result.exported.verify.format()
+    assert result.exported.verify.model_path == result.exported.tflite_path  # not the scratch copy
+    TFLiteModel.from_file(result.exported.tflite_path)
+    assert result.evaluation["positives"] > 0 and result.evaluation["ambient_hours"] > 0
+    assert (tmp_path / "report" / "det.png").is_file()
+    assert result.outcome.cutoff_source in (CutoffSource.MEASURED, CutoffSource.FALLBACK)
+    fallback = result.outcome.cutoff_source is CutoffSource.FALLBACK
+    assert fallback == any("fallback cutoff" in w for w in result.outcome.warnings)
