@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from mww_trainer import jobfiles
 from mww_trainer.config import deep_merge, load_config_dict, load_preset_dict
 from mww_trainer.demo import TINY_MODEL
 
@@ -20,9 +21,9 @@ def _write(path, samples: np.ndarray) -> None:
     sf.write(path, np.clip(samples, -1, 1), RATE, subtype="PCM_16")
 
 
-def _dataset(data) -> None:
-    """Wake words: rising chirps by four "speakers"; negatives: noise, hums and higher chirps
-    (the same chirp an octave up: a sound-alike an under-trained model wakes on)."""
+def _dataset(data, *, sound_alikes: bool) -> None:
+    """Wake words: rising chirps by four "speakers"; negatives: noise and hums, with (or
+    without) a slightly higher chirp every 4 s: a sound-alike."""
     rng = np.random.default_rng(0)
     t = np.arange(int(0.9 * RATE)) / RATE
     for n in range(40):
@@ -35,36 +36,24 @@ def _dataset(data) -> None:
         x = np.arange(seconds * RATE) / RATE
         sound = 0.05 * rng.standard_normal(len(x))
         sound += 0.2 * np.sin(2 * np.pi * (120 + 40 * n) * x)
-        for start in range(4, seconds - 2, 4):  # a chirp an octave up every 4 s
+        for start in range(4, seconds - 2, 4) if sound_alikes else ():
             i = start * RATE
-            sound[i : i + len(t)] += 0.4 * np.sin(2 * np.pi * (800 + 900 * t) * t)
+            sound[i : i + len(t)] += 0.4 * np.sin(2 * np.pi * (560 + 900 * t) * t)
         _write(data / "negative" / f"room{n}.wav", sound)
 
 
-@pytest.fixture(scope="module")
-def undertrained(tmp_path_factory):
-    from mww_trainer import pipeline
-
-    root = tmp_path_factory.mktemp("autotune")
-    data = root / "dataset"
-    _dataset(data)
+def _config(data, root, steps: int):
     override = {
         "paths": {
-            "positive_dir": str(data / "positive"),
-            "negative_dir": str(data / "negative"),
-            "hard_negative_dir": str(data / "hard_negative"),
-            "background_dir": str(data / "background"),
-            "rir_dir": str(data / "rirs"),
+            **jobfiles.dataset_paths(data),
             "processed_dir": str(root / "processed"),
-            "checkpoint_dir": str(root / "checkpoints"),
-            "export_dir": str(root / "export"),
+            **jobfiles.job_paths(root),
         },
         "training": {
-            # Under-trained on purpose: 30 steps learn "a chirp", not which chirp.
-            "training_steps": [30],
+            "training_steps": [steps],
             "learning_rates": [0.002],
             "batch_size": 16,
-            "eval_step_interval": 30,
+            "eval_step_interval": steps,
             "positive_class_weight": [1.0],
             "negative_class_weight": [1.0],
             "hard_negative_class_weight": [2.0],
@@ -78,9 +67,33 @@ def undertrained(tmp_path_factory):
         "performance": {"tensorboard_log_dir": str(root / "logs")},
         "export": {"wake_word": "Chirp", "author": "tests"},
     }
-    config = load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="test")
-    outcome = pipeline.train(config)
-    return config, outcome.best_path, root
+    return load_config_dict(deep_merge(load_preset_dict("fast_test"), override), source="test")
+
+
+@pytest.fixture(scope="module")
+def undertrained(tmp_path_factory):
+    """A model that learnt "a chirp" from rooms without sound-alikes, tuned on rooms with them.
+    Training is not bit-for-bit repeatable on CPU threads, so the first seed whose model wakes
+    on the sound-alikes at every cutoff that still hears the wake words is the one tuned: no
+    cutoff alone meets the target, only training can."""
+    from mww_trainer import pipeline
+    from mww_trainer.evaluation import cutoff as cutoff_rule
+    from mww_trainer.training.checkpoint import load_checkpoint
+    from mww_trainer.tuning.measure import measure
+
+    root = tmp_path_factory.mktemp("autotune")
+    _dataset(root / "plain", sound_alikes=False)
+    _dataset(root / "dataset", sound_alikes=True)
+    tuned = _config(root / "dataset", root / "tuned", steps=30)
+    device = pipeline.prepare(tuned, seed=0, on_progress=lambda _: None).data.val_device
+    for seed in range(6):
+        first = _config(root / "plain", root / f"first{seed}", steps=120)
+        best = pipeline.train(first, seed=seed).best_path
+        shipped = cutoff_rule.for_checkpoint(None, best).value
+        net = load_checkpoint(tuned.model, best)
+        if measure(net, tuned, device, 0.0, start_cutoff=shipped).fa_per_hour > 0:
+            return tuned, best, root
+    pytest.fail("no seed gave a first model that wakes on the sound-alikes")
 
 
 def test_tuning_lowers_false_accepts_in_a_few_iterations_and_can_continue(undertrained):
@@ -91,8 +104,9 @@ def test_tuning_lowers_false_accepts_in_a_few_iterations_and_can_continue(undert
     target = TuningTarget(max_fah=0.0, min_recall=1.0, max_iterations=3, patience=3)
     request = TuneRequest(checkpoint, out, target, steps_per_iteration=60)
     result = autotune(config, request)
-    assert result.before.fa_per_hour > 0, "the under-trained model should wake on sound-alikes"
-    assert result.after.fa_per_hour < result.before.fa_per_hour
+    before, after = result.before, result.after
+    assert before.fa_per_hour > 0, "the first model should wake on sound-alikes"
+    assert after.fa_per_hour < before.fa_per_hour
     if result.met:
         assert result.reason == "targets met" and result.iterations <= 3
     else:
