@@ -17,6 +17,16 @@ import soundfile
 pytest_plugins = ("tests.fakes.home_assistant",)
 
 RATE_HZ = 16000
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's tier from its folder, so `pytest -m "not integration and not e2e"` is the
+    fast local tier (CI runs everything)."""
+    for item in items:
+        parts = Path(str(item.path)).parts
+        for tier in ("integration", "e2e"):
+            if tier in parts:
+                item.add_marker(tier)
 ESPEAK_MISSING = "espeak-ng is not installed (sudo apt-get install -y espeak-ng)"
 
 
