@@ -1,10 +1,12 @@
 """Tell the household about jobs: MQTT (message + entities) and a Home Assistant notification.
 
-``JobNotifier`` fans a ``JobSummary`` out to MQTT and the Supervisor; ``setup(app)`` is the
+``JobNotifier`` fans a ``JobSummary`` out to MQTT and Home Assistant; ``setup(app)`` is the
 plugin hook ``python -m addon`` calls, which builds one at start-up and registers it for the
 progress and the end of training jobs. MQTT publishing never blocks (see addon.mqtt); the
-notification is one HTTP call to the Supervisor. A failure here is logged and shown in
-``status``; it never changes the job's result.
+notification is one HTTP call to Core's REST API: through the Supervisor's proxy inside Home
+Assistant, or standalone straight to ``homeassistant_url`` with its long-lived token (the one
+the satellites use). A failure here is logged and shown in ``status``; it never changes the
+job's result.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 from aiohttp import web
 
 from addon.keys import ON_JOB_FINISHED, ON_JOB_PROGRESS, SETTINGS, STORE
 from addon.mqtt import JobSummary, MqttNotifier, MqttSettings
 from addon.supervisor import SupervisorClient, SupervisorError
+from mww_trainer.satellite.client import HomeAssistant
 
 __all__ = [
     "NOTIFIER",
+    "CoreNotifications",
     "JobNotifier",
     "JobSummary",
+    "NotificationFailed",
     "format_notification",
     "progress_percent",
     "resolve_mqtt_settings",
@@ -111,8 +117,63 @@ def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
     return lines
 
 
+class NotificationFailed(Exception):
+    """Home Assistant could not be reached or refused the notification; the message says why."""
+
+
+class Notifies(Protocol):
+    async def notify(self, title: str, message: str, notification_id: str | None = None): ...
+
+
+class CoreNotifications:
+    """`persistent_notification.create` through Core's REST API at a URL, with a long-lived token.
+
+    Standalone only: inside Home Assistant the Supervisor's client sends the same call through
+    its proxy (`/core/api/...`).
+    """
+
+    def __init__(self, ha: HomeAssistant, *, timeout_s: float = 10.0):
+        self.ha = ha
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def notify(self, title: str, message: str, notification_id: str | None = None) -> None:
+        body = {"title": title, "message": message}
+        if notification_id:
+            body["notification_id"] = notification_id
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        url = f"{self.ha.url}/api/services/persistent_notification/create"
+        headers = {"Authorization": f"Bearer {self.ha.token}"}
+        try:
+            async with self._session.post(url, json=body, headers=headers) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise NotificationFailed(
+                f"cannot reach Home Assistant at {self.ha.url} ({err or type(err).__name__})"
+            ) from None
+        if response.status == 401:
+            raise NotificationFailed(
+                f"Home Assistant at {self.ha.url} refused the access token "
+                "(homeassistant_token): make a new long-lived token and give it again"
+            )
+        if response.status >= 400:
+            raise NotificationFailed(
+                f"Home Assistant at {self.ha.url} answered {response.status}: {text[:200]}"
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
 class JobNotifier:
-    """Fans a job's news out to MQTT and Home Assistant; either part may be absent."""
+    """Fans a job's news out to MQTT and Home Assistant; either part may be absent.
+
+    The notification goes through the Supervisor (`supervisor`) or, standalone, straight to
+    Home Assistant (`home_assistant`).
+    """
 
     def __init__(
         self,
@@ -121,10 +182,12 @@ class JobNotifier:
         supervisor: SupervisorClient | None,
         notifications: bool = True,
         mqtt_reason: str = "",
+        home_assistant: CoreNotifications | None = None,
     ):
         self.mqtt = mqtt
         self.supervisor = supervisor
-        self.notifications = notifications and supervisor is not None
+        self._sender: Notifies | None = supervisor or home_assistant
+        self.notifications = notifications and self._sender is not None
         self._mqtt_reason = mqtt_reason or ("MQTT is off" if mqtt is None else "")
         self._notify_status = "on" if self.notifications else "off"
 
@@ -143,11 +206,11 @@ class JobNotifier:
     async def job_finished(self, summary: JobSummary) -> None:
         if self.mqtt is not None:
             self.mqtt.publish_job_finished(summary)
-        if self.notifications and self.supervisor is not None:
+        if self.notifications and self._sender is not None:
             title, message = format_notification(summary)
             try:
-                await self.supervisor.notify(title, message, f"mww_trainer_{summary.slug}")
-            except SupervisorError as err:
+                await self._sender.notify(title, message, f"mww_trainer_{summary.slug}")
+            except (SupervisorError, NotificationFailed) as err:
                 _LOGGER.warning("Home Assistant notification not sent: %s", err)
                 self._notify_status = f"last notification failed: {err}"
             else:
@@ -186,8 +249,18 @@ async def _notifications(app: web.Application) -> AsyncIterator[None]:
     wanted = getattr(settings, "homeassistant_notifications", None)
     if wanted is None:
         wanted = getattr(settings, "homeassistant_api", True)
+    core = None
+    ha_url = getattr(settings, "homeassistant_url", None)
+    ha_token = getattr(settings, "homeassistant_token", None)
+    if supervisor is None and ha_url and ha_token:  # standalone, with the satellites' token
+        core = CoreNotifications(HomeAssistant(ha_url, ha_token))
+        _LOGGER.info("notifications: Home Assistant at %s", ha_url)
     notifier = JobNotifier(
-        mqtt=mqtt, supervisor=supervisor, notifications=bool(wanted), mqtt_reason=reason
+        mqtt=mqtt,
+        supervisor=supervisor,
+        notifications=bool(wanted),
+        mqtt_reason=reason,
+        home_assistant=core,
     )
     app[NOTIFIER] = notifier
     _listen(app, notifier)
@@ -196,6 +269,8 @@ async def _notifications(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(mqtt.stop)
     if supervisor is not None:
         await supervisor.close()
+    if core is not None:
+        await core.close()
 
 
 def _listen(app: web.Application, notifier: JobNotifier) -> None:

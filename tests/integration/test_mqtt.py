@@ -17,6 +17,7 @@ from tests.fakes.mosquitto import (
     mosquitto_available,
     wait_until,
 )
+from tests.fakes.progress_worker import write_to
 
 pytestmark = pytest.mark.skipif(not mosquitto_available(), reason=MOSQUITTO_MISSING)
 
@@ -207,15 +208,6 @@ def test_stop_marks_the_entities_unavailable(broker, notifiers):
     assert availability.payload == b"offline" and availability.retain
 
 
-PROGRESS_WORKER = """
-import json, sys, time
-events = [{"stage": "train", "done": step, "total": 200, "time_s": time.time()} for step in (0, 50)]
-with open(sys.argv[1] + "/progress.jsonl", "a") as f:
-    f.write("".join(json.dumps(e) + "\\n" for e in events))  # one write: one poll sees both
-time.sleep(60)  # still training until cancelled
-"""
-
-
 @pytest.mark.asyncio
 async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path, aiohttp_client):
     """The web app's job manager -> ON_JOB_PROGRESS -> notify -> mosquitto, with a real job."""
@@ -227,8 +219,7 @@ async def test_a_running_trainings_progress_reaches_its_sensor(broker, tmp_path,
     from addon.keys import JOBS, LIBRARY
     from addon.settings import Settings
 
-    worker = tmp_path / "worker.py"
-    worker.write_text(PROGRESS_WORKER)
+    worker = write_to(tmp_path / "worker.py")
     settings = Settings(
         data_dir=tmp_path / "data",
         mqtt_host="127.0.0.1",
