@@ -4,9 +4,9 @@ Home Assistant is reached through the Supervisor's proxy (inside Home Assistant,
 Supervisor token) or, standalone, at `homeassistant_url` with a long-lived admin token (a
 secret: never logged, never returned). One session runs at a time. Each take is filed at once
 as a sample of source `satellite` (speaker: the name given, else the satellite's area or name);
-the session's state file (`satellites/session.json`: the spec, and for each take its sample,
-device and area) is rewritten after every take, so a restart loses no stored take: the session
-shows as interrupted and "Resume" records the rest.
+the session's state file (`satellites/session.json`: the spec, for each take its sample, device
+and area, and the takes skipped) is rewritten after every take, so a restart loses no stored
+take: the session shows as interrupted and "Resume" records the rest.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class SatelliteSessions:
             "state": "running",
             "started_at": time.time(),
             "takes": [],
+            "skipped": [],
             "error": None,
             "current": None,
         }
@@ -125,7 +126,7 @@ class SatelliteSessions:
     async def _run(self, ha: HomeAssistant, project: Project, spec: SessionSpec, controls):
         state = self.state
         done: dict[str, int] = {}
-        for take in state["takes"]:
+        for take in state["takes"] + state.setdefault("skipped", []):
             done[take["entity_id"]] = max(done.get(take["entity_id"], 0), take["n"])
         try:
             async with connect(ha) as client:
@@ -209,6 +210,10 @@ class SatelliteSessions:
                 if sample is not None:
                     await self.library.delete_sample(project, sample)
                 takes.remove(take)
+            skipped = self.state.setdefault("skipped", [])
+            skipped[:] = [
+                s for s in skipped if (s["entity_id"], s["n"]) != (target.entity_id, index + 1)
+            ]
             self._save()
 
         return discard
@@ -218,8 +223,15 @@ class SatelliteSessions:
             self.state["current"] = {**event, "level_dbfs": None}
         elif event["type"] == "level" and self.state.get("current"):
             self.state["current"]["level_dbfs"] = event["dbfs"]
-        elif event["type"] in ("take_failed",):
+        elif event["type"] == "take_failed":
             self.state["last_problem"] = event
+        elif event["type"] == "take_stored":
+            self.state["last_problem"] = None  # the retried take went through
+        elif event["type"] == "take_skipped":
+            self.state.setdefault("skipped", []).append(
+                {"entity_id": event["entity_id"], "n": event["n"]}
+            )
+            self._save()
         self.broadcaster.publish({"type": "satellite", "session": self.state["id"], **event})
 
     # --- the state file --------------------------------------------------------------------

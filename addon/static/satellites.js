@@ -95,8 +95,9 @@ export function satellitesTab(ctx) {
       prompt.textContent = '';
     }
     const problem = session.error || session.last_problem;
-    state.textContent = `${session.takes.length} of ${spec.count * spec.targets.length} takes stored · ${session.state}` +
-      (problem ? ` · ${problem.message}` : '');
+    const skipped = (session.skipped || []).length;
+    state.textContent = `${session.takes.length} of ${spec.count * spec.targets.length} takes stored` +
+      (skipped ? ` · ${skipped} skipped` : '') + ` · ${session.state}` + (problem ? ` · ${problem.message}` : '');
     state.className = session.error ? 'error' : 'muted';
     takes.replaceChildren(...session.takes.slice().reverse().map((t) => h('li', { class: 'sat-take' },
       h('span', { text: `${t.satellite} #${t.n}: ${t.summary}` }),

@@ -95,8 +95,10 @@ class OpenCapture:
         if not audio:
             raise NoAudio(
                 f"{name}: no audio within {self.request.timeout_s:g} s: the satellite did not "
-                "listen (no pipeline run). Wake it (wake word or button) and say the phrase, or "
-                "check that its pipeline has speech-to-text"
+                "listen (no pipeline run). Wake it (wake word or button) and say the phrase; if "
+                "it does not wake, check that it is on and connected (Home Assistant still shows "
+                "a Wyoming satellite as idle when it is gone) and that its pipeline has "
+                "speech-to-text"
             )
         if overflow:
             raise Overflow(

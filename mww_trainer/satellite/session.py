@@ -219,11 +219,10 @@ class Runner:
                     return await self._interrupted(target, index, capture, collecting)
                 if asking in done and asking.exception() is not None:
                     raise asking.exception()  # refused before the satellite listened
-            try:
-                captured = collecting.result()
-            except NoAudio:
-                await self._check_online(target)
-                raise
+            # A satellite that dropped off ends the capture early (or leaves it empty): the
+            # take is not kept, and the session stops with why.
+            await self._check_online(target)
+            captured = collecting.result()
         finally:
             for task in (collecting, asking, interrupted):
                 task.cancel()

@@ -5,6 +5,12 @@ nor `ask_question`, and `ask_question` arrives in 2025.7: the prompt step is tes
 fake speaks the documented messages (auth, get_states, the registries, subscribe_events,
 assist_pipeline/device/capture, call_service with return_response); a prompt makes the
 "satellite" stream `audio` into the open capture, as a real pipeline run would.
+
+Failures a real 2025.4 with an emulated Wyoming satellite cannot show are switched on here:
+`overflow_prompts` (Home Assistant's capture queue overflowed: `end` says `overflow: true`), and
+an ESPHome-like satellite that goes offline (its entity becomes `unavailable`, as ESPHome
+entities do; a Wyoming satellite stays `idle`): set `state` between takes, or `drop_at` for the
+middle of that prompt (half the audio, then the run ends).
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ class FakeHomeAssistant:
     admin: bool = True
     audio: bytes = b""  # what the satellite "hears" after a prompt
     prompt_error: str | None = None  # a call_service error message
+    overflow_prompts: tuple[int, ...] = ()  # 1-based prompts whose capture overflows
+    drop_at: int | None = None  # the satellite drops off halfway through this prompt
+    state: str = "idle"
+    prompts: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
     _captures: dict[int, web.WebSocketResponse] = field(default_factory=dict)
 
@@ -111,9 +121,14 @@ class FakeHomeAssistant:
             )
             return
         await asyncio.sleep(0.05)  # the question is spoken, then the run listens
+        self.prompts += 1
+        audio = self.audio
+        if self.prompts == self.drop_at:
+            audio, self.state = audio[: len(audio) // 2], "unavailable"
+        overflow = self.prompts in self.overflow_prompts
         for capture_id, capture_ws in list(self._captures.items()):
-            for offset in range(0, len(self.audio), 320):
-                chunk = base64.b64encode(self.audio[offset : offset + 320]).decode()
+            for offset in range(0, len(audio), 320):
+                chunk = base64.b64encode(audio[offset : offset + 320]).decode()
                 await capture_ws.send_json(
                     {
                         "id": capture_id,
@@ -127,9 +142,8 @@ class FakeHomeAssistant:
                         },
                     }
                 )
-            await capture_ws.send_json(
-                {"id": capture_id, "type": "event", "event": {"type": "end", "overflow": False}}
-            )
+            end = {"type": "end", "overflow": overflow}
+            await capture_ws.send_json({"id": capture_id, "type": "event", "event": end})
             del self._captures[capture_id]
         response = None
         if data.get("return_response"):
@@ -141,7 +155,7 @@ class FakeHomeAssistant:
     def _state(self) -> dict[str, Any]:
         return {
             "entity_id": ENTITY_ID,
-            "state": "idle",
+            "state": self.state,
             "attributes": {
                 "friendly_name": "Living room voice",
                 "supported_features": self.features,
@@ -156,3 +170,56 @@ class FakeHomeAssistant:
 
 async def _result(ws: web.WebSocketResponse, message_id: int, result: Any) -> None:
     await ws.send_json({"id": message_id, "type": "result", "success": True, "result": result})
+
+
+@dataclass
+class Recorded:
+    """What a session against the fake left: the listed satellite, takes, events, the error."""
+
+    satellite: Any = None
+    stored: list[Any] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    error: BaseException | None = None
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+
+async def record(
+    aiohttp_server, fake: FakeHomeAssistant, count: int = 1, after_store=None
+) -> Recorded:
+    """A session of `count` takes of the fake's satellite, as the add-on runs one;
+    `after_store(n)` runs after the n-th take is stored."""
+    from mww_trainer.satellite.client import HomeAssistant, connect
+    from mww_trainer.satellite.errors import SatelliteError
+    from mww_trainer.satellite.listing import list_satellites
+    from mww_trainer.satellite.session import Runner, SessionSpec, Target
+
+    server = await aiohttp_server(fake.app())
+    ha = HomeAssistant(str(server.make_url("")).rstrip("/"), fake.token)
+    recorded = Recorded()
+
+    async def store(take):
+        recorded.stored.append(take)
+        if after_store is not None:
+            after_store(len(recorded.stored))
+        return {"id": len(recorded.stored)}
+
+    try:
+        async with connect(ha) as client:
+            (satellite,) = await list_satellites(client)
+            recorded.satellite = satellite
+            target = Target(ENTITY_ID, DEVICE_ID, satellite.name, satellite.area, satellite.prompt)
+            spec = SessionSpec(
+                targets=(target,),
+                label="positive",
+                phrases=("hey computer",),
+                count=count,
+                timeout_s=5,
+                pause_s=0,
+            )
+            runner = Runner(client, spec, store, discard=None, emit=recorded.events.append)
+            await asyncio.wait_for(runner.run(), 20)
+    except SatelliteError as err:
+        recorded.error = err
+    return recorded

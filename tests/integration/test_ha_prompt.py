@@ -3,48 +3,21 @@ websocket API: a real 2025.4 with Wyoming satellites has neither (see fake_ha_we
 
 from __future__ import annotations
 
-import asyncio
+import re
 
 import pytest
 
-from mww_trainer.satellite.client import HomeAssistant, connect
 from mww_trainer.satellite.errors import NotAdmin, PromptFailed
-from mww_trainer.satellite.listing import list_satellites
-from mww_trainer.satellite.session import Runner, SessionSpec, Target
-from tests.fakes.fake_ha_websocket import DEVICE_ID, ENTITY_ID, FakeHomeAssistant
+from tests.fakes.fake_ha_websocket import ENTITY_ID, FakeHomeAssistant, record
 from tests.fakes.wyoming_satellite import utterance
 
 pytestmark = pytest.mark.asyncio
 
 
-async def record(aiohttp_server, fake: FakeHomeAssistant, count: int = 1):
-    server = await aiohttp_server(fake.app())
-    ha = HomeAssistant(str(server.make_url("")).rstrip("/"), fake.token)
-    stored, events = [], []
-
-    async def store(take):
-        stored.append(take)
-        return {"id": len(stored)}
-
-    async with connect(ha) as client:
-        (satellite,) = await list_satellites(client)
-        target = Target(ENTITY_ID, DEVICE_ID, satellite.name, satellite.area, satellite.prompt)
-        spec = SessionSpec(
-            targets=(target,),
-            label="positive",
-            phrases=("hey computer",),
-            count=count,
-            timeout_s=5,
-            pause_s=0,
-        )
-        runner = Runner(client, spec, store, discard=None, emit=events.append)
-        await asyncio.wait_for(runner.run(), 20)
-    return satellite, stored, events
-
-
 async def test_from_2025_7_a_take_is_asked_with_ask_question(aiohttp_server):
     fake = FakeHomeAssistant(version="2025.7.1", audio=utterance().tobytes())
-    satellite, stored, _ = await record(aiohttp_server, fake)
+    recorded = await record(aiohttp_server, fake)
+    satellite, stored = recorded.satellite, recorded.stored
     assert (satellite.prompt, satellite.area, satellite.can_prompt) == (
         "ask_question",
         "Living room",
@@ -64,12 +37,12 @@ async def test_from_2025_7_a_take_is_asked_with_ask_question(aiohttp_server):
 
 async def test_before_2025_7_a_take_is_asked_with_start_conversation(aiohttp_server):
     fake = FakeHomeAssistant(version="2025.4.4", audio=utterance().tobytes())
-    satellite, stored, _ = await record(aiohttp_server, fake)
-    assert satellite.prompt == "start_conversation"
+    recorded = await record(aiohttp_server, fake)
+    assert recorded.satellite.prompt == "start_conversation"
     (call,) = fake.calls("start_conversation")
     assert call["service_data"] == {"start_message": "Say 'hey computer'.", "preannounce": True}
     assert call["target"] == {"entity_id": ENTITY_ID}
-    assert len(stored) == 1
+    assert len(recorded.stored) == 1
 
 
 async def test_the_built_in_agent_refusing_start_conversation_says_what_to_do(aiohttp_server):
@@ -77,13 +50,14 @@ async def test_the_built_in_agent_refusing_start_conversation_says_what_to_do(ai
         version="2025.4.4",
         prompt_error="Built-in conversation agent does not support starting conversations",
     )
-    with pytest.raises(PromptFailed, match=r"built-in conversation agent.*ask_question") as err:
-        await record(aiohttp_server, fake)
-    assert "3 takes in a row failed" in str(err.value)
+    error = (await record(aiohttp_server, fake)).error
+    assert isinstance(error, PromptFailed)
+    assert re.search(r"built-in conversation agent.*ask_question", str(error))
+    assert "3 takes in a row failed" in str(error)
     assert len(fake.calls("start_conversation")) == 3
 
 
 async def test_a_token_of_a_user_who_is_not_an_admin_says_so(aiohttp_server):
     fake = FakeHomeAssistant(admin=False, audio=utterance().tobytes())
-    with pytest.raises(NotAdmin, match="not an administrator"):
-        await record(aiohttp_server, fake)
+    error = (await record(aiohttp_server, fake)).error
+    assert isinstance(error, NotAdmin) and "not an administrator" in str(error)
