@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
-from addon import esphome_jobs, jobspec, routes
+from addon import esphome_jobs, jobspec, routes, speakers
 from addon.datadir import data_dir_lock
-from addon.errors import error_middleware, error_response
+from addon.errors import UserError, error_middleware, error_response
 from addon.jobs import WORKER_COMMAND, JobHooks, JobManager
 from addon.keys import (
     BROADCASTER,
@@ -119,6 +119,15 @@ async def _job_manager(app: web.Application) -> AsyncIterator[None]:
             )
         if job.kind == "flash":
             return esphome_jobs.flash_spec(job.spec, settings)
+        if job.kind == "cluster":
+            takes = await speakers.unlabelled(app[STORE], project.id)
+            return speakers.cluster_spec(job.spec, takes, library.layout(project))
+        if job.kind == "tune":
+            source = await app[STORE].get_job(job.spec["from_job"])
+            if source is None:
+                raise UserError(410, f"job {job.spec['from_job']} was deleted; nothing to improve")
+            source_dir = library.layout(project).job_dir(source.id)
+            return await asyncio.to_thread(jobspec.tune_job, job.spec, source, source_dir, job_dir)
         voices = await asyncio.to_thread(jobspec.installed_voice_dirs, settings.data_dir)
         return jobspec.synth_job(job.spec, project, job_dir, voice_pack_dirs=voices)
 

@@ -35,7 +35,7 @@ from mww_trainer.fileio import atomic_write_text
 
 _LOGGER = logging.getLogger(__name__)
 WORKER_COMMAND = (sys.executable, "-m", "mww_trainer.worker")
-SLOTS = {"train": 1, "synth": 1, "flash": 1}  # jobs of each kind that may run at once
+SLOTS = {"train": 1, "synth": 1, "flash": 1, "cluster": 1, "tune": 1}  # of each kind at once
 POLL_S = 0.5
 RECONCILE_S = 2.0  # how often jobs marked running are checked for a worker that is gone
 LOG_NAME = jobfiles.LOG_FILE

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from addon.errors import bad_request
-from addon.store import Project, ProjectLayout
+from addon.store import MODEL_KINDS, Job, Project, ProjectLayout
 from mww_trainer import jobfiles
 from mww_trainer.config import (
     PRESET_NAMES,
@@ -24,7 +24,8 @@ from mww_trainer.config import (
 )
 from mww_trainer.config.loader import parse_yaml_text
 from mww_trainer.config.schema import allowed_keys
-from mww_trainer.job_specs import SynthSpec, TrainSpec, spec_to_dict
+from mww_trainer.evaluation.verdict import READY_FA_PER_HOUR, READY_RECALL
+from mww_trainer.job_specs import SynthSpec, TrainSpec, TuneSpec, spec_to_dict
 from mww_trainer.packs import NEGATIVE, PackCache
 
 PACK_DIRS_KEY = "negative_pack_dirs"  # paths.negative_pack_dirs: real speech for the negatives
@@ -208,6 +209,65 @@ def synth_job(
         "voice_pack_dirs": list(voice_pack_dirs),
     }
     return spec_to_dict(SynthSpec(options))
+
+
+# "Improve this model": its fields' bounds, and the targets prefilled (the verdict's Ready bars).
+TUNE_FIELDS = {
+    "target_fah": (0.0, 10.0, False),
+    "target_recall": (0.5, 1.0, False),
+    "max_iterations": (1, 100, True),
+    "patience": (1, 100, True),
+    "steps_per_iteration": (1, 100000, True),
+}
+TUNE_DEFAULTS = {"target_fah": READY_FA_PER_HOUR, "target_recall": READY_RECALL}
+
+
+def tune_request(data: dict[str, Any], source: Job) -> dict[str, Any]:
+    """The stored request of a tune job: the model job it starts from and the targets."""
+    if source.kind not in MODEL_KINDS or source.state != "succeeded":
+        raise bad_request(
+            f"job {source.id} has no model to improve ({source.kind}, {source.state})"
+        )
+    out: dict[str, Any] = {"from_job": source.id}
+    for name, (low, high, integral) in TUNE_FIELDS.items():
+        value = data.get(name, TUNE_DEFAULTS.get(name))
+        if value is None or value == "":
+            continue
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and integral:
+            ok = float(value).is_integer()
+        if not ok or not low <= value <= high:
+            kind = "a whole number" if integral else "a number"
+            raise bad_request(f"{name}: {value!r:.40} is not allowed ({kind} from {low} to {high})")
+        out[name] = int(value) if integral else float(value)
+    return out
+
+
+def tune_job(request: dict[str, Any], source: Job, source_dir: Path, job_dir: Path) -> dict:
+    """job.json of a tune job: the source job's configuration with this job's output folders,
+    and the checkpoint its model was exported from."""
+    checkpoint = (source.result or {}).get("checkpoint") or str(
+        source_dir / jobfiles.CHECKPOINT_DIR / "best_weights.weights.h5"  # older workers'
+    )
+    if not Path(checkpoint).is_file():
+        raise bad_request(f"job {source.id}: its checkpoint is no longer on disk; train again")
+    try:
+        spec = json.loads((source_dir / jobfiles.JOB_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise bad_request(f"job {source.id}: its job.json cannot be read ({exc})") from None
+    config = json.loads(json.dumps(spec["config"]))
+    config["paths"].update(jobfiles.job_paths(job_dir))
+    config.setdefault("performance", {}).update(
+        {
+            "tensorboard_log_dir": str(job_dir / jobfiles.TENSORBOARD_DIR),
+            "profile_output_dir": str(job_dir / jobfiles.PROFILE_DIR),
+        }
+    )
+    load_config_dict(config, source=f"job {source.id}'s configuration")
+    fields = {k: v for k, v in request.items() if k != "from_job"}
+    model_name = spec.get("model_name", "wake_word")
+    tune = TuneSpec(config, checkpoint, model_name=model_name, **fields)
+    return spec_to_dict(tune)
 
 
 def dump(spec: dict[str, Any]) -> str:

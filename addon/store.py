@@ -24,7 +24,8 @@ from addon.errors import conflict
 T = TypeVar("T")
 
 SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room")
-JOB_KINDS = ("train", "synth")
+JOB_KINDS = ("train", "synth", "flash", "cluster", "tune")
+MODEL_KINDS = ("train", "tune")  # jobs whose result is a model (download, try, install)
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
 SHOWN_PROBLEMS = 5  # of PRAGMA quick_check's lines, in messages
@@ -402,6 +403,18 @@ class Store:
             return None if row is None else _sample(row)
 
         return await self._run(work)
+
+    async def move_samples(self, project_id: int, places: list[tuple[int, str, str]]) -> None:
+        """Sets (sample id, speaker, path) together: all of them, or none."""
+
+        def work(db: sqlite3.Connection) -> None:
+            for sample_id, speaker, path in places:
+                db.execute(
+                    "UPDATE samples SET speaker = ?, path = ? WHERE id = ? AND project_id = ?",
+                    (speaker, path, sample_id, project_id),
+                )
+
+        await self._write(work)
 
     async def delete_sample(self, sample_id: int) -> None:
         await self._write(lambda db: db.execute("DELETE FROM samples WHERE id = ?", (sample_id,)))

@@ -17,6 +17,8 @@ class JobKind(StrEnum):
     TRAIN = "train"
     SYNTH = "synth"
     FLASH = "flash"
+    CLUSTER = "cluster"
+    TUNE = "tune"
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,37 @@ class FlashSpec:
     data_dir: str | None = None
 
 
-JobSpec = TrainSpec | SynthSpec | FlashSpec
-SPECS: dict[JobKind, type[JobSpec]] = {s.kind: s for s in (TrainSpec, SynthSpec, FlashSpec)}
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Group a project's unlabelled takes by voice (mww_trainer.speakers.groups)."""
+
+    kind: ClassVar[JobKind] = JobKind.CLUSTER
+    clips: dict[str, str]  # sample id (as text: JSON keys are) -> its audio file
+    n_clusters: int | None = None  # None: the suggested count
+    embedding_model: str = "resemblyzer"
+
+
+@dataclass(frozen=True)
+class TuneSpec:
+    """Fine-tune a trained checkpoint towards targets (mww_trainer.tuning), then export,
+    verify and evaluate it as a training job does."""
+
+    kind: ClassVar[JobKind] = JobKind.TUNE
+    config: dict[str, Any]  # the trained job's configuration, with this job's output paths
+    checkpoint: str
+    target_fah: float
+    target_recall: float
+    model_name: str = "wake_word"
+    max_iterations: int = 10
+    patience: int = 3
+    steps_per_iteration: int | None = None  # None: training.eval_step_interval
+    seed: int = 0
+
+
+JobSpec = TrainSpec | SynthSpec | FlashSpec | ClusterSpec | TuneSpec
+SPECS: dict[JobKind, type[JobSpec]] = {
+    s.kind: s for s in (TrainSpec, SynthSpec, FlashSpec, ClusterSpec, TuneSpec)
+}
 
 
 def spec_to_dict(spec: JobSpec) -> dict[str, Any]:

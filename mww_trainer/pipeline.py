@@ -266,16 +266,39 @@ def run_training(
     on_progress: ProgressCallback = ignore_progress,
 ) -> TrainResult:
     """The whole training job: ingest once, fit, export and verify once, evaluate held out."""
-    from mww_trainer.device.representative import representative_from_dataset
-
     prepared = prepare(config, seed=seed, on_progress=on_progress)
     outcome = fit_model(config, prepared, seed=seed, on_progress=on_progress)
-    exported = export_checkpoint(
+    exported, evaluation = export_and_evaluate(
         config,
+        prepared,
         outcome.best_path,
-        lambda: representative_from_dataset(prepared.dataset, prepared.cache),
         model_name=model_name,
         cutoff=outcome.cutoff,
+        report_dir=report_dir,
+        on_progress=on_progress,
+    )
+    return TrainResult(outcome, exported, evaluation, prepared.dataset)
+
+
+def export_and_evaluate(
+    config: Config,
+    prepared: Prepared,
+    checkpoint: Path,
+    *,
+    model_name: str,
+    cutoff: float,
+    report_dir: Path | None = None,
+    on_progress: ProgressCallback = ignore_progress,
+) -> tuple[ExportResult, dict[str, Any]]:
+    """Stages 5-6 on a chosen checkpoint (training's, or auto-tuning's best)."""
+    from mww_trainer.device.representative import representative_from_dataset
+
+    exported = export_checkpoint(
+        config,
+        checkpoint,
+        lambda: representative_from_dataset(prepared.dataset, prepared.cache),
+        model_name=model_name,
+        cutoff=cutoff,
         on_progress=on_progress,
     )
     on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
@@ -286,4 +309,4 @@ def run_training(
         prepared.dataset,
         prepared.cache,
     )
-    return TrainResult(outcome, exported, evaluation, prepared.dataset)
+    return exported, evaluation

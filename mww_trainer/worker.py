@@ -6,8 +6,8 @@ straight line, appends ProgressEvents to progress.jsonl, and finishes by writing
 result.json (atomically). Exit status 0 means result.json holds a success; anything
 else means the job failed, with the reason in result.json when it could be written.
 
-job.json holds one of mww_trainer.job_specs' typed specs (train, synth, flash), checked
-when read: an unknown kind or key fails the job with its name.
+job.json holds one of mww_trainer.job_specs' typed specs (train, synth, flash, cluster,
+tune), checked when read: an unknown kind or key fails the job with its name.
 Training continues from the checkpoints in config.paths.checkpoint_dir when restarted.
 """
 
@@ -26,10 +26,12 @@ from typing import Any
 from mww_trainer.errors import MwwError
 from mww_trainer.fileio import atomic_write_text, sha256_file
 from mww_trainer.job_specs import (
+    ClusterSpec,
     FlashSpec,
     JobKind,
     SynthSpec,
     TrainSpec,
+    TuneSpec,
     check_synth_options,
     spec_from_dict,
 )
@@ -42,8 +44,6 @@ def run_train(spec: TrainSpec, job_dir: Path, on_progress: ProgressCallback) -> 
 
     quiet_tensorflow()  # only training needs TensorFlow: other jobs start in a blink
     from mww_trainer.config import load_config_dict
-    from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
-    from mww_trainer.evaluation.verdict import judge
     from mww_trainer.pipeline import run_training
 
     config = load_config_dict(spec.config, source=JOB_FILE)
@@ -54,24 +54,85 @@ def run_train(spec: TrainSpec, job_dir: Path, on_progress: ProgressCallback) -> 
         report_dir=job_dir,
         on_progress=on_progress,
     )
-    outcome, exported, evaluation = trained.outcome, trained.exported, trained.evaluation
+    outcome = trained.outcome
+    model = _model_result(
+        config, trained.exported, trained.evaluation, outcome.warnings, trained.dataset.notes
+    )
+    return {
+        **model,
+        "metrics": outcome.metrics,
+        "cutoff": outcome.cutoff,
+        "cutoff_source": str(outcome.cutoff_source),
+        "checkpoint": str(outcome.best_path),  # what "Improve this model" tunes from
+        "best_step": outcome.best_step,
+        "steps": outcome.steps,
+        "resumed_from": outcome.resumed_from,  # steps done before train_seconds began
+        "train_seconds": outcome.seconds,
+    }
+
+
+def run_tune(spec: TuneSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+    """Auto-tuning from a trained checkpoint, then export, verify and evaluate like training."""
+    from mww_trainer.training.compute import quiet_tensorflow
+
+    quiet_tensorflow()
+    from dataclasses import asdict
+
+    from mww_trainer.config import load_config_dict
+    from mww_trainer.tuning.autotune import TuneRequest, TuningTarget
+    from mww_trainer.tuning.job import tune_and_export
+
+    config = load_config_dict(spec.config, source=JOB_FILE)
+    checkpoint = Path(spec.checkpoint)
+    if not checkpoint.is_file():
+        raise MwwError(f"the trained checkpoint {checkpoint} is gone; train the model again")
+    target = TuningTarget(
+        float(spec.target_fah), float(spec.target_recall), spec.max_iterations, spec.patience
+    )
+    request = TuneRequest(
+        checkpoint=checkpoint,
+        output_dir=job_dir / TUNING_DIR,
+        target=target,
+        steps_per_iteration=spec.steps_per_iteration,
+        seed=int(spec.seed),
+        on_progress=on_progress,
+    )
+    tuned = tune_and_export(config, request, model_name=spec.model_name, report_dir=job_dir)
+    model = _model_result(config, tuned.exported, tuned.evaluation, tuned.warnings, tuned.notes)
+    tuning = tuned.tuning
+    return {
+        **model,
+        "metrics": asdict(tuning.after),
+        "cutoff": tuned.cutoff,
+        "checkpoint": str(tuning.best_path),
+        "tuning": {
+            "before": asdict(tuning.before),
+            "after": asdict(tuning.after),
+            "iterations": tuning.iterations,
+            "reason": tuning.reason,
+            "met": tuning.met,
+            "target_fah": target.max_fah,
+            "target_recall": target.min_recall,
+            "from_checkpoint": str(checkpoint),
+        },
+    }
+
+
+def _model_result(config, exported, evaluation, warnings, notes) -> dict[str, Any]:
+    """What a job that made a model answers: the verdict, the verified files, the evaluation."""
+    from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
+    from mww_trainer.evaluation.verdict import judge
+
     sensitivity = evaluation.get("sensitivity")
     if sensitivity is not None:  # the select the ESPHome package offers reads it
         write_sidecar(Sensitivity.from_dict(sensitivity), exported.manifest_path.parent)
-    warnings = list(outcome.warnings)
+    warnings = list(warnings)
     return {
         "wake_word": config.export.wake_word,
         "verdict": judge(evaluation, warnings).to_dict(),
         "evaluation": evaluation,
         "tflite": str(exported.tflite_path),
         "manifest": str(exported.manifest_path),
-        "metrics": outcome.metrics,
-        "cutoff": outcome.cutoff,
-        "cutoff_source": str(outcome.cutoff_source),
-        "best_step": outcome.best_step,
-        "steps": outcome.steps,
-        "resumed_from": outcome.resumed_from,  # steps done before train_seconds began
-        "train_seconds": outcome.seconds,
         "tensor_arena_size": exported.tensor_arena_size,
         "verify": exported.verify.to_dict(),
         # What install trusts the verify report for: these files, byte for byte.
@@ -81,6 +142,7 @@ def run_train(spec: TrainSpec, job_dir: Path, on_progress: ProgressCallback) -> 
         },
         "compatible": exported.verify.compatible,
         "warnings": warnings,
+        "dataset_notes": list(notes),  # ingest's: splits that could not be kept apart, leakage
     }
 
 
@@ -130,11 +192,33 @@ def run_flash(spec: FlashSpec, job_dir: Path, on_progress: ProgressCallback) -> 
     return outcome if result.ok else {**outcome, "ok": False, "error": result.message}
 
 
+def run_cluster(spec: ClusterSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
+    """Groups a project's unlabelled takes by voice; the add-on applies the groups later."""
+    from mww_trainer.speakers.embeddings import load_embedder
+    from mww_trainer.speakers.groups import group_clips
+
+    if not spec.clips:
+        raise MwwError("no unlabelled takes to group")
+    chosen = load_embedder(spec.embedding_model)
+    on_progress(ProgressEvent("embed", 0, len(spec.clips), chosen.note))
+    result = group_clips(
+        spec.clips, n_clusters=spec.n_clusters, embedder=chosen.embedder, on_progress=on_progress
+    )
+    return {**result, "embedding": chosen.note}
+
+
 def _optional_path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-RUNNERS = {JobKind.TRAIN: run_train, JobKind.SYNTH: run_synth, JobKind.FLASH: run_flash}
+RUNNERS = {
+    JobKind.TRAIN: run_train,
+    JobKind.SYNTH: run_synth,
+    JobKind.FLASH: run_flash,
+    JobKind.CLUSTER: run_cluster,
+    JobKind.TUNE: run_tune,
+}
+TUNING_DIR = "tuning"  # a tune job's iterations, log and state, inside its folder
 
 
 class LoggedProgress:

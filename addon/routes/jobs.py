@@ -14,7 +14,7 @@ from addon.jobs import LOG_NAME
 from addon.keys import JOBS, LIBRARY, SETTINGS, STORE, USER
 from addon.progress import Progress
 from addon.routes.common import int_param, json_body, send_file_and_delete
-from addon.store import Job
+from addon.store import MODEL_KINDS, Job
 from mww_trainer import jobfiles
 
 routes = web.RouteTableDef()
@@ -56,6 +56,15 @@ async def start_synthesis(request: web.Request) -> web.Response:
     project = await request.app[LIBRARY].project(request.match_info["slug"])
     synth = jobspec.synth_request(await json_body(request))
     job = await request.app[JOBS].submit(project.id, "synth", synth, request[USER].label)
+    return web.json_response(await _job_view(request.app, job), status=201)
+
+
+@routes.post("/api/jobs/{id}/improve")
+async def improve_model(request: web.Request) -> web.Response:
+    """{target_fah, target_recall}: a tune job from this model job's best checkpoint."""
+    source = await _job(request)
+    tune = jobspec.tune_request(await json_body(request), source)
+    job = await request.app[JOBS].submit(source.project_id, "tune", tune, request[USER].label)
     return web.json_response(await _job_view(request.app, job), status=201)
 
 
@@ -125,7 +134,7 @@ async def retry_job(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{id}/download")
 async def download(request: web.Request) -> web.StreamResponse:
     job = await _job(request)
-    if job.kind != "train" or job.state != "succeeded":
+    if job.kind not in MODEL_KINDS or job.state != "succeeded":
         raise conflict(f"job {job.id} has no model to download ({job.kind}, {job.state})")
     library = request.app[LIBRARY]
     path = await asyncio.to_thread(

@@ -67,6 +67,7 @@ async def info(request: web.Request) -> web.Response:
             "labels": list(LABELS),
             "targets": targets.served(),
             "synth_defaults": jobspec.SYNTH_DEFAULTS,
+            "tune_defaults": jobspec.TUNE_DEFAULTS,
             "synth_bounds": {k: high for k, (_, high) in jobspec.SYNTH_FIELDS.items()},
             "max_upload_mb": settings.max_upload_mb,
             "user": request[USER].to_dict(),

@@ -9,6 +9,7 @@ import { recordTab } from './record.js';
 import { satellitesTab } from './satellites.js';
 import { countsTable, haveOf } from './counts.js';
 import { samplesTab } from './samples.js';
+import { speakersSection } from './speakers.js';
 
 const TABS = ['samples', 'record', 'satellites', 'upload', 'generate', 'train', 'jobs', 'manage'];
 const app = { info: null, view: null };
@@ -99,7 +100,8 @@ function projectView(root, slug, tab) {
     h('a', { href: `#/p/${slug}/${t}`, class: t === tab ? 'active' : '', id: `tab-${t}` }, t[0].toUpperCase() + t.slice(1))));
   root.append(header, nav, body);
   const ctx = { slug, project: null, body, listeners: [], info: app.info };
-  const tabs = { samples: samplesTab, record: recordTab, satellites: satellitesTab, upload: uploadTab, generate: generateTab,
+  const samples = (c) => { speakersSection(c); return samplesTab(c); }; // unlabelled takes first
+  const tabs = { samples, record: recordTab, satellites: satellitesTab, upload: uploadTab, generate: generateTab,
     train: trainTab, jobs: jobsTab, manage: manageTab };
   let cleanup = null;
   api(`api/projects/${slug}`).then((project) => {

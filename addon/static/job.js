@@ -4,9 +4,10 @@ import { eta, fmt, h, toast } from './dom.js';
 import { installSection } from './install.js';
 import { stageBars } from './stages.js';
 import { detailsBox, figuresTable, levelsTable, verdictBox } from './verdict.js';
+import { improveSection, notesBox, tuningBox } from './improve.js';
 import { trySection } from './try.js';
 
-const TITLES = { train: 'Training', synth: 'Sample generation', flash: 'Compile & flash' };
+const TITLES = { train: 'Training', synth: 'Sample generation', flash: 'Compile & flash', tune: 'Improving', cluster: 'Group by speaker' };
 const ESPHOME_STAGES = new Set(['compile', 'upload']); // a flash job: every line is ESPHome's log
 
 export function jobView(root, id) {
@@ -110,7 +111,13 @@ export function jobView(root, id) {
     results.hidden = false;
     const r = data.result || {};
     if (data.kind === 'flash') { showFlashEnd(data, true); return; }
-    if (data.kind !== 'train') {
+    if (data.kind === 'cluster') {
+      results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Grouped' }),
+        h('p', { text: `${r.takes} takes in ${r.n_clusters} groups. Listen to them and apply the groups on the Samples tab.` }),
+        h('a', { class: 'button', href: `#/p/${data.project_slug}/samples` }, 'See the groups')));
+      return;
+    }
+    if (data.kind !== 'train' && data.kind !== 'tune') {
       results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Done' }),
         h('p', { text: `${r.filed ?? 0} clips were added to the library.` }),
         h('a', { class: 'button', href: `#/p/${data.project_slug}/samples` }, 'See the samples')));
@@ -118,10 +125,11 @@ export function jobView(root, id) {
     }
     const verdict = r.verdict;
     results.replaceChildren(h('div', { class: 'card' }, h('h2', { text: 'Your model' }),
-      verdictBox(verdict), figuresTable(verdict), levelsTable((r.evaluation || {}).sensitivity),
+      verdictBox(verdict), tuningBox(r.tuning), figuresTable(verdict), levelsTable((r.evaluation || {}).sensitivity),
+      notesBox(r.dataset_notes),
       h('p', {}, h('a', { class: 'button', id: 'download', href: `api/jobs/${data.id}/download`, download: `${data.project_slug}_job${data.id}.zip` }, 'Download model (.tflite + manifest + ESPHome YAML)')),
       detailsBox(data)),
-    trySection(data), installSection(data));
+    improveSection(data), trySection(data), installSection(data));
   }
 
   async function refresh() {

@@ -10,6 +10,13 @@ const PLANS = {
     ['export', 'Export and device checks', ['export', 'verify']],
     ['evaluate', 'Held-out evaluation', ['evaluate']],
   ],
+  tune: [
+    ['prepare', 'Preparing the clips', ['start', 'restart', 'ingest', 'features', 'dataset', 'compute']],
+    ['tune', 'Improving', ['tune']],
+    ['export', 'Export and device checks', ['export', 'verify']],
+    ['evaluate', 'Held-out evaluation', ['evaluate']],
+  ],
+  cluster: [['embed', 'Listening to the takes', ['start', 'restart', 'embed']], ['cluster', 'Grouping by voice', ['cluster']]],
   synth: [['synth', 'Generating samples', ['start', 'restart', 'unpack', 'synth']]],
   flash: [['compile', 'Compiling', ['start', 'restart', 'compile']], ['upload', 'Uploading', ['upload']]],
 };

@@ -144,3 +144,31 @@ def purity(labels: Sequence[int], truth: Sequence[str]) -> float:
     for label, speaker in zip(labels, truth, strict=True):
         groups.setdefault(int(label), Counter())[speaker] += 1
     return sum(c.most_common(1)[0][1] for c in groups.values()) / max(1, len(truth))
+
+
+# A grouping whose silhouette is below this is no better than one group: one voice. Measured
+# on espeak voices saying "hey computer": one voice split in two 0.27-0.29, two voices 0.86-0.96.
+MIN_SILHOUETTE = 0.4
+MAX_SUGGESTED = 12
+
+
+def suggest_count(vectors: np.ndarray, max_count: int = MAX_SUGGESTED) -> int:
+    """The number of voices the clips most likely hold: the count (1..max_count) whose
+    average-linkage grouping has the best silhouette on cosine distance, or 1 when no
+    grouping reaches MIN_SILHOUETTE. One tree, cut at every count."""
+    count = len(vectors)
+    if count < 3:
+        return 1
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    tree = linkage(vectors.astype(np.float64), method="average", metric="cosine")
+    best, best_score = 1, MIN_SILHOUETTE
+    for k in range(2, min(max_count, count - 1) + 1):
+        labels = fcluster(tree, k, criterion="maxclust")
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = float(silhouette_score(vectors, labels, metric="cosine"))
+        if score > best_score:
+            best, best_score = k, score
+    return best

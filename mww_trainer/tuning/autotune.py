@@ -20,6 +20,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from mww_trainer.errors import MwwError
 from mww_trainer.fileio import atomic_write_text
 from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
 from mww_trainer.tuning.measure import Measurement, measure
+
+if TYPE_CHECKING:
+    from mww_trainer.pipeline import Prepared
 
 BEST_NAME = "best_weights.weights.h5"
 STATE_NAME = "tuning_state.json"
@@ -142,15 +146,18 @@ def adjust(knobs: Knobs, initial: Knobs, last: Measurement, target: TuningTarget
     return new, changes
 
 
-def autotune(config: Config, request: TuneRequest) -> TuningResult:
-    """Runs (or continues) tuning; see the module's docstring."""
+def autotune(
+    config: Config, request: TuneRequest, prepared: Prepared | None = None
+) -> TuningResult:
+    """Runs (or continues) tuning; see the module's docstring. ``prepared``: the job's
+    ingested dataset and training windows when the caller has them (it exports after)."""
     from mww_trainer.pipeline import prepare
     from mww_trainer.training.checkpoint import load_checkpoint
 
     out = Path(request.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    progress = request.on_progress
-    prepared = prepare(config, seed=request.seed, on_progress=progress)
+    if prepared is None:
+        prepared = prepare(config, seed=request.seed, on_progress=request.on_progress)
     data = prepared.data
     if not (data.val_device.positives and data.val_device.ambient):
         raise MwwError(
