@@ -18,7 +18,7 @@ from typing import Any
 from addon.errors import UserError, conflict
 from addon.results import EXPORT_DIR
 from addon.settings import Settings
-from addon.store import Job
+from addon.store import MODEL_KINDS, Job
 from mww_trainer.device.manifest import Manifest
 from mww_trainer.device.verify import VerifyReport
 from mww_trainer.esphome import (
@@ -73,7 +73,7 @@ def esphome_folder(settings: Settings) -> Path:
 
 def model_manifest(job: Job, job_dir: Path) -> Path:
     """The manifest a succeeded training job exported (the model file lies beside it)."""
-    if job.kind != "train" or job.state != "succeeded":
+    if job.kind not in MODEL_KINDS or job.state != "succeeded":
         raise conflict(f"job {job.id} has no model to install ({job.kind}, {job.state})")
     manifest = job_dir / EXPORT_DIR / "manifest.json"
     if not manifest.is_file():

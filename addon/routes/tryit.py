@@ -22,6 +22,7 @@ from addon.keys import LIBRARY, SETTINGS, SOCKETS, STORE
 from addon.results import EXPORT_DIR
 from addon.routes.common import int_param
 from addon.routes.uploads import receive
+from addon.store import MODEL_KINDS
 from addon.tryit import LOG_NAME, TrySessions, check_rate, last_line, read_message, score_file
 
 TRY_SESSIONS = web.AppKey("try_sessions", TrySessions)
@@ -137,7 +138,7 @@ async def _model(request: web.Request) -> tuple[Path, Path]:
     job = await request.app[STORE].get_job(int_param(request, "id"))
     if job is None:
         raise not_found("job")
-    if job.kind != "train" or job.state != "succeeded":
+    if job.kind not in MODEL_KINDS or job.state != "succeeded":
         raise conflict(f"job {job.id} has no model to try ({job.kind}, {job.state})")
     job_dir = request.app[LIBRARY].layout(job.project_slug).job_dir(job.id)
     manifest = job_dir / EXPORT_DIR / "manifest.json"
