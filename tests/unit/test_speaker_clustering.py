@@ -24,6 +24,7 @@ from mww_trainer.speakers.analyze import analyze_folder, write_analysis
 from mww_trainer.speakers.apply import apply_moves, plan_moves, undo
 from mww_trainer.speakers.clustering import ClusterSettings, purity
 from mww_trainer.speakers.embeddings import load_embedder
+from mww_trainer.speakers.groups import group_clips
 from mww_trainer.speakers.leakage import audit_dataset
 
 VOICES = {
@@ -82,6 +83,21 @@ def test_six_generated_speakers_fall_into_six_pure_groups(takes, embedder, tmp_p
     listed = json.loads(namelist.read_text())
     assert set(listed["files"]) == set(truth)
     assert "speaker_000" in report.read_text()
+
+
+def test_the_panel_groups_by_the_suggested_count_of_voices(takes, embedder):
+    """Group by speaker with no count: the silhouette's choice is the number of voices, and
+    one voice alone stays one group."""
+    folder, truth = takes
+    clips = {str(i): str(folder / name) for i, name in enumerate(sorted(truth))}
+    result = group_clips(clips, n_clusters=None, embedder=embedder)
+    assert result["suggested"] == result["n_clusters"] == len(VOICES)
+    by_id = {str(i): truth[name] for i, name in enumerate(sorted(truth))}
+    for group in result["groups"]:
+        assert len({by_id[str(i)] for i in group["sample_ids"]}) == 1
+        assert set(group["preview"]) <= set(group["sample_ids"])
+    one = {k: v for k, v in clips.items() if by_id[k] == "ann"}
+    assert group_clips(one, n_clusters=None, embedder=embedder)["n_clusters"] == 1
 
 
 def test_threshold_on_short_clips_says_to_give_a_count(takes, embedder):
