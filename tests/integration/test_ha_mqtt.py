@@ -117,7 +117,8 @@ def test_discovery_gives_a_device_whose_sensors_follow_a_job_and_its_notificatio
     wait_state(core, progress_id, "37.5", stage="train")
 
     ha = HomeAssistant(core.url, core.token)
-    notifier = JobNotifier(mqtt=mqtt, supervisor=None, home_assistant=CoreNotifications(ha))
+    sender = CoreNotifications(ha)
+    notifier = JobNotifier(mqtt=mqtt, supervisor=None, home_assistant=sender)
     done = summary(
         state="succeeded",
         progress_percent=100.0,
@@ -131,7 +132,7 @@ def test_discovery_gives_a_device_whose_sensors_follow_a_job_and_its_notificatio
         try:
             await notifier.job_finished(done)
         finally:
-            await notifier._sender.close()
+            await sender.close()
 
     asyncio.run(finish())
     assert notifier.status["notifications"] == "on"
