@@ -19,7 +19,7 @@ from addon.errors import UserError, conflict
 from addon.results import EXPORT_DIR
 from addon.settings import Settings
 from addon.store import MODEL_KINDS, Job
-from mww_trainer.device.manifest import Manifest
+from mww_trainer.device.manifest import MANIFEST_NAME, Manifest
 from mww_trainer.device.verify import VerifyReport
 from mww_trainer.esphome import (
     DeployOptions,
@@ -75,7 +75,7 @@ def model_manifest(job: Job, job_dir: Path) -> Path:
     """The manifest a succeeded training job exported (the model file lies beside it)."""
     if job.kind not in MODEL_KINDS or job.state != "succeeded":
         raise conflict(f"job {job.id} has no model to install ({job.kind}, {job.state})")
-    manifest = job_dir / EXPORT_DIR / "manifest.json"
+    manifest = job_dir / EXPORT_DIR / MANIFEST_NAME
     if not manifest.is_file():
         raise UserError(410, f"job {job.id}: its manifest.json is no longer on disk")
     return manifest

@@ -24,6 +24,7 @@ from addon.routes.common import int_param
 from addon.routes.uploads import receive
 from addon.store import MODEL_KINDS
 from addon.tryit import LOG_NAME, TrySessions, check_rate, last_line, read_message, score_file
+from mww_trainer.device.manifest import MANIFEST_NAME
 
 TRY_SESSIONS = web.AppKey("try_sessions", TrySessions)
 MAX_FRAME_BYTES = 1 << 20  # one websocket frame of PCM (about 10 s at 48 kHz)
@@ -141,7 +142,7 @@ async def _model(request: web.Request) -> tuple[Path, Path]:
     if job.kind not in MODEL_KINDS or job.state != "succeeded":
         raise conflict(f"job {job.id} has no model to try ({job.kind}, {job.state})")
     job_dir = request.app[LIBRARY].layout(job.project_slug).job_dir(job.id)
-    manifest = job_dir / EXPORT_DIR / "manifest.json"
+    manifest = job_dir / EXPORT_DIR / MANIFEST_NAME
     if not manifest.is_file():
         raise UserError(410, f"job {job.id}: its exported model is no longer on disk")
     return manifest, job_dir

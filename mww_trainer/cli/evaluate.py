@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mww_trainer.cli.common import EXIT_OK, add_config_arguments, run_command
+from mww_trainer.device.manifest import MANIFEST_NAME
 from mww_trainer.training.compute import quiet_tensorflow
 
 SWEEP_ROWS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98, 0.99)
@@ -82,7 +83,7 @@ def _write_levels(report: dict, tflite: Path, split: str) -> Path | None:
     """sensitivity.json beside the exported model's manifest, measured on held-out audio."""
     from mww_trainer.device.sensitivity import Sensitivity, write_sidecar
 
-    beside_manifest = (tflite.parent / "manifest.json").is_file()
+    beside_manifest = (tflite.parent / MANIFEST_NAME).is_file()
     if split not in ("val", "test") or "sensitivity" not in report or not beside_manifest:
         return None
     return write_sidecar(Sensitivity.from_dict(report["sensitivity"]), tflite.parent)

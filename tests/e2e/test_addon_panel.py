@@ -161,7 +161,7 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         zips = await _wait_for_file(downloads, "*.zip")
         with zipfile.ZipFile(zips) as archive:
             names = set(archive.namelist())
-        assert {"hey_computer.tflite", "manifest.json", "esphome.yaml"} <= names
+        assert {"hey_computer.tflite", "hey_computer.json", "esphome.yaml"} <= names
     except BaseException:
         await page.screenshot(shots / "failure.png")
         print("browser console:", *page.console[-20:], sep="\n  ")
