@@ -18,6 +18,7 @@ from addon.packs import NO_PACK_NOTICE, NO_VOICE_PACK_NOTICE, PACK_CATALOG
 from addon.settings import Settings
 from addon.store import Project, ProjectLayout
 from mww_trainer.config.schema import allowed_keys
+from mww_trainer.job_specs import spec_from_dict
 from mww_trainer.packs import WITHOUT_REAL_SPEECH
 from tests.fakes.pack_server import (
     catalog_entry,
@@ -192,6 +193,7 @@ async def test_a_voice_pack_speaks_in_synth_jobs_and_never_trains_as_negatives(
     )
     assert spec["synth"]["voice_pack_dirs"] == [str(folder)]
     spec["synth"]["engines"] = ["piper"]  # the test's own: the other engines are tested elsewhere
-    result = worker.run_synth(json.loads(jobspec.dump(spec)), tmp_path / "job", lambda e: None)
+    typed = spec_from_dict(json.loads(jobspec.dump(spec)))
+    result = worker.run_synth(typed, tmp_path / "job", lambda e: None)
     voices = {Path(p).parent.name for p in result["paths"] if "/positive/" in p}
     assert voices == {f"piper-en_US-crowd-medium-{i}" for i in range(3)}

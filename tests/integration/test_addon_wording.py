@@ -68,7 +68,7 @@ async def test_browser_takes_and_room_responses_carry_no_false_warnings(client):
     status, body = await _add(client, [("phone.wav", _wav(1.0, 8000))])
     assert status == 201 and body["added"][0]["flags"] == ["low_rate"]
     listed = await (await client.get(f"{PROJECT}/samples")).json()
-    assert [s["flags"] for s in listed["samples"]] == [[], [], ["low_rate"]]
+    assert [s["flags"] for s in listed["samples"]] == [["low_rate"], [], []]  # newest first
 
 
 async def test_generate_errors_use_the_generate_tabs_labels(client):
