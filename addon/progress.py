@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mww_trainer.progress import TRAINING_STAGES, ProgressEvent, Stage
+
 _LOGGER = logging.getLogger(__name__)
 MAX_READ_BYTES = 4 << 20  # per poll; the rest is read at the next one
-TRAIN_STAGES = ("train", "validate", "mining")
 
 
 class ProgressTail:
@@ -36,13 +37,16 @@ class ProgressTail:
             return [], self.offset
         events = []
         for line in chunk[: end + 1].splitlines():
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                _LOGGER.warning("%s: skipping a line that is not JSON", self.path)
-                continue
-            if isinstance(event, dict):
-                events.append(event)
+            try:  # the typed boundary: what the worker wrote, checked as a ProgressEvent
+                events.append(ProgressEvent.from_dict(json.loads(line)).to_dict())
+            except (
+                json.JSONDecodeError,
+                UnicodeDecodeError,
+                AttributeError,
+                TypeError,
+                ValueError,
+            ):
+                _LOGGER.warning("%s: skipping a line that is not a progress event", self.path)
         self.offset += end + 1
         return events, self.offset
 
@@ -70,22 +74,23 @@ class Progress:
             progress.add(event)
         return progress
 
-    def add(self, event: dict[str, Any]) -> None:
-        stage = str(event.get("stage", ""))
-        self.stage, self.message = stage, str(event.get("message", ""))
-        self.done, self.total = int(event.get("done") or 0), int(event.get("total") or 0)
-        metrics = event.get("metrics") or {}
-        if stage in ("start", "restart"):
+    def add(self, data: dict[str, Any]) -> None:
+        event = ProgressEvent.from_dict(data)
+        stage = event.stage
+        self.stage, self.message = str(stage), event.message
+        self.done, self.total = event.done, event.total
+        metrics = event.metrics
+        if stage in (Stage.START, Stage.RESTART):
             self._run_start, self.eta_s = None, None
-        if stage not in TRAIN_STAGES:
+        if stage not in TRAINING_STAGES:
             return
         self.step, self.total_steps = self.done, self.total
-        if stage == "train":
+        if stage == Stage.TRAIN:
             self.loss = metrics.get("loss", self.loss)
             self.accuracy = metrics.get("accuracy", self.accuracy)
-        elif stage == "validate":
+        elif stage == Stage.VALIDATE:
             self.validation = dict(metrics)
-        now = float(event.get("time_s") or 0.0)
+        now = event.time_s
         if self._run_start is None:
             self._run_start = (now, self.step)
             return

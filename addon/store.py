@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from addon import migrations
 from addon.errors import conflict
+from mww_trainer.jobfiles import LABEL_DIRS, LABELS
 
 T = TypeVar("T")
 
@@ -29,9 +30,6 @@ MODEL_KINDS = ("train", "tune")  # jobs whose result is a model (download, try, 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
 SHOWN_PROBLEMS = 5  # of PRAGMA quick_check's lines, in messages
-# The dataset folder of each label: the layout the trainer ingests (and the user guide shows).
-LABELS = ("positive", "negative", "hard_negative", "background", "rir")
-LABEL_DIRS = {label: "rirs" if label == "rir" else label for label in LABELS}
 # The kinds by their names on screen, for searching ("wake word" finds every positive).
 LABEL_WORDS = {
     "positive": "wake word",

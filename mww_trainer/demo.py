@@ -16,7 +16,7 @@ from mww_trainer.config import load_config_dict, load_preset_dict
 from mww_trainer.config.loader import deep_merge
 from mww_trainer.config.types import Config
 from mww_trainer.data.ingest import Dataset
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 
 PHRASE = "hey computer"
 CONFIG_NAME = "demo.yaml"
@@ -105,7 +105,7 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
 
     data = options.out_dir / "dataset"
     if (data / "synth_manifest.json").is_file():
-        on_progress(ProgressEvent("synth", 1, 1, f"reusing {data}"))
+        on_progress(ProgressEvent(Stage.SYNTH, 1, 1, f"reusing {data}"))
         return data
     synth = SynthOptions(
         phrase=PHRASE,
@@ -125,7 +125,7 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
     synthesize_dataset(
         synth,
         lambda done, total: on_progress(
-            ProgressEvent("synth", done, total, "speaking samples with espeak-ng")
+            ProgressEvent(Stage.SYNTH, done, total, "speaking samples with espeak-ng")
         ),
     )
     return data

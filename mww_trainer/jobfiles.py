@@ -12,6 +12,7 @@ A job folder:                          A dataset folder (the user guide's layout
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 JOB_FILE = "job.json"
@@ -25,15 +26,20 @@ EXPORT_DIR = "export"
 TENSORBOARD_DIR = "logs"
 PROFILE_DIR = "profiles"
 
-# Sample label -> its folder in a dataset.
-LABEL_DIRS = {
-    "positive": "positive",
-    "negative": "negative",
-    "hard_negative": "hard_negative",
-    "background": "background",
-    "rir": "rirs",
-}
-LABELS = tuple(LABEL_DIRS)
+
+class Label(StrEnum):
+    """What a sample is for: its label in the add-on, its role in training (ingest's Role)."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    HARD_NEGATIVE = "hard_negative"
+    BACKGROUND = "background"
+    RIR = "rir"
+
+
+# A label's folder in a dataset.
+LABEL_DIRS = {str(label): "rirs" if label is Label.RIR else str(label) for label in Label}
+LABELS = tuple(str(label) for label in Label)
 
 
 def dataset_paths(dataset: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ from mww_trainer.config.types import AUGMENTATION_PROBABILITIES, Config
 from mww_trainer.errors import MwwError
 from mww_trainer.evaluation import cutoff as cutoff_rule
 from mww_trainer.evaluation.cutoff import CutoffSource
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,7 +80,7 @@ def load_dataset(config: Config, on_progress: ProgressCallback = ignore_progress
         on_progress=on_progress,
         audit=leakage_audit(config),  # one voice under two names in two splits
     )
-    on_progress(ProgressEvent("ingest", 1, 1, dataset.summary()))
+    on_progress(ProgressEvent(Stage.INGEST, 1, 1, dataset.summary()))
     if not dataset.select(role=None):
         raise MwwError(
             f"no usable audio in {config.paths.positive_dir} / {config.paths.negative_dir}"
@@ -123,7 +123,7 @@ def prepare(config: Config, *, seed: int, on_progress: ProgressCallback) -> Prep
     augmenter = make_augmenter(config, seed, talk=background_talk(dataset))
     data = build_training_set(config, dataset, cache, augmenter=augmenter, on_progress=on_progress)
     counts = ", ".join(f"{k} {v}" for k, v in data.pool.counts().items())
-    on_progress(ProgressEvent("dataset", 1, 1, f"training windows: {counts}"))
+    on_progress(ProgressEvent(Stage.DATASET, 1, 1, f"training windows: {counts}"))
     return Prepared(dataset, cache, data)
 
 
@@ -170,7 +170,7 @@ def fit_model(
     data = prepared.data
     compute = setup_compute(config.performance)
     mixed = " with mixed precision" if compute.mixed_precision else ""
-    on_progress(ProgressEvent("compute", 1, 1, f"training on {compute.device}{mixed}"))
+    on_progress(ProgressEvent(Stage.COMPUTE, 1, 1, f"training on {compute.device}{mixed}"))
     options = fit_options(
         config,
         len(data.pool),
@@ -301,7 +301,7 @@ def export_and_evaluate(
         cutoff=cutoff,
         on_progress=on_progress,
     )
-    on_progress(ProgressEvent("evaluate", 0, 1, "scoring held-out clips as the device would"))
+    on_progress(ProgressEvent(Stage.EVALUATE, 0, 1, "scoring held-out clips as the device would"))
     evaluation = evaluate_export(
         config,
         exported.tflite_path,

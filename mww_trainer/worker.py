@@ -36,7 +36,7 @@ from mww_trainer.job_specs import (
     spec_from_dict,
 )
 from mww_trainer.jobfiles import JOB_FILE, PROGRESS_FILE, RESULT_FILE
-from mww_trainer.progress import JsonlProgressWriter, ProgressCallback, ProgressEvent
+from mww_trainer.progress import JsonlProgressWriter, ProgressCallback, ProgressEvent, Stage
 
 
 def run_train(spec: TrainSpec, job_dir: Path, on_progress: ProgressCallback) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def run_synth(spec: SynthSpec, job_dir: Path, on_progress: ProgressCallback) -> 
             options[key] = tuple(options[key])
     result = synthesize_dataset(
         SynthOptions(**options),
-        lambda done, total: on_progress(ProgressEvent("synth", done, total, "synthesising")),
+        lambda done, total: on_progress(ProgressEvent(Stage.SYNTH, done, total, "synthesising")),
     )
     return {
         "counts": result.counts,
@@ -248,7 +248,7 @@ def run_job(job_dir: Path) -> int:
     started = time.time()
     try:
         spec = spec_from_dict(json.loads((job_dir / JOB_FILE).read_text()))
-        progress(ProgressEvent("start", 0, 1, str(spec.kind)))
+        progress(ProgressEvent(Stage.START, 0, 1, str(spec.kind)))
         result = {"ok": True, **RUNNERS[spec.kind](spec, job_dir, progress)}
     except MwwError as exc:
         result = {"ok": False, "error": str(exc)}
@@ -257,7 +257,7 @@ def run_job(job_dir: Path) -> int:
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     result["seconds"] = time.time() - started
     atomic_write_text(job_dir / RESULT_FILE, json.dumps(result, indent=1, default=str) + "\n")
-    progress(ProgressEvent("end", 1, 1, "done" if result["ok"] else result["error"]))
+    progress(ProgressEvent(Stage.END, 1, 1, "done" if result["ok"] else result["error"]))
     return 0 if result["ok"] else 1
 
 

@@ -32,7 +32,7 @@ from mww_trainer.data.audio import probe_audio, to_int16
 from mww_trainer.data.features import FeatureStream, raw_from_features
 from mww_trainer.errors import AudioError
 from mww_trainer.fileio import atomic_write_text
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 
 if TYPE_CHECKING:
     from mww_trainer.data.ingest import Clip
@@ -292,5 +292,5 @@ class _Reporter:
         if self.done - self._reported >= self._step or self.done == self.total:
             self._reported = self.done
             message = f"features of {self.done}/{self.total} files"
-            event = ProgressEvent("features", done=self.done, total=self.total, message=message)
+            event = ProgressEvent(Stage.FEATURES, done=self.done, total=self.total, message=message)
             self._on_progress(event)

@@ -23,7 +23,7 @@ from mww_trainer.errors import ExportError
 from mww_trainer.fileio import atomic_directory, atomic_write_bytes
 from mww_trainer.model.mixednet import MixedNet
 from mww_trainer.model.stream import Mode, reset_states
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 
 MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Slices of real features used to calibrate quantisation: enough to see every state.
@@ -152,9 +152,9 @@ def export_model(
         raise ExportError("quantised export needs representative feature slices")
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    on_progress(ProgressEvent("export", 0, 4, "saving the streaming model"))
+    on_progress(ProgressEvent(Stage.EXPORT, 0, 4, "saving the streaming model"))
     saved = save_streaming_model(net, out_dir / "streaming")
-    on_progress(ProgressEvent("export", 1, 4, "converting to TFLite"))
+    on_progress(ProgressEvent(Stage.EXPORT, 1, 4, "converting to TFLite"))
     data = convert_to_tflite(saved, request.representative if request.quantize else None)
     tflite_path = out_dir / f"{name}.tflite"
     if not request.quantize:
@@ -230,7 +230,7 @@ def _finish_quantised(
 
     quant_error = check_quantisation(net, data, request.representative)
 
-    on_progress(ProgressEvent("export", 2, 4, "measuring the tensor arena in TFLite-Micro"))
+    on_progress(ProgressEvent(Stage.EXPORT, 2, 4, "measuring the tensor arena in TFLite-Micro"))
     measured = arena.measure_arena_bytes(data)
     arena_size = request.export.tensor_arena_size or arena.recommended_arena_size(measured)
     name = request.model_name
@@ -241,7 +241,7 @@ def _finish_quantised(
         probability_cutoff=request.probability_cutoff,
         sliding_window_size=request.sliding_window_size,
     )
-    on_progress(ProgressEvent("export", 3, 4, "verifying against the device's contract"))
+    on_progress(ProgressEvent(Stage.EXPORT, 3, 4, "verifying against the device's contract"))
     # Verify in a scratch folder first: only a model that passes reaches out_dir.
     with tempfile.TemporaryDirectory(prefix="mww-export-") as scratch:
         scratch_dir = Path(scratch)
@@ -258,7 +258,7 @@ def _finish_quantised(
     report = replace(
         report, path=manifest_path, model_path=tflite_path, manifest_path=manifest_path
     )
-    on_progress(ProgressEvent("export", 4, 4, "done"))
+    on_progress(ProgressEvent(Stage.EXPORT, 4, 4, "done"))
     return ExportResult(
         tflite_path,
         manifest_path,

@@ -28,7 +28,7 @@ from mww_trainer.errors import MwwError
 from mww_trainer.fileio import atomic_write_text
 from mww_trainer.model.mixednet import MixedNet
 from mww_trainer.model.stream import Mode
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 from mww_trainer.training.checkpoint import save_checkpoint
 
 BEST_NAME = "best_weights.weights.h5"
@@ -245,7 +245,7 @@ class Trainer:
                 text = f"resume point {', '.join(damaged)} is damaged; continuing from step "
                 self.options.on_progress(
                     ProgressEvent(
-                        "restart", state.step, self.schedule.total_steps, text + str(state.step)
+                        Stage.RESTART, state.step, self.schedule.total_steps, text + str(state.step)
                     )
                 )
             self.state = state
@@ -324,7 +324,7 @@ class Trainer:
             if self.state.step % 25 == 0:
                 self.options.on_progress(
                     ProgressEvent(
-                        "train",
+                        Stage.TRAIN,
                         self.state.step,
                         total,
                         f"phase {phase.index + 1}",
@@ -367,7 +367,7 @@ class Trainer:
             save_checkpoint(self.net, self.dir / BEST_NAME)
         self._keep_lowest_fah(metrics, step)
         self.options.on_progress(
-            ProgressEvent("validate", step, total, f"phase {phase.index + 1}", metrics)
+            ProgressEvent(Stage.VALIDATE, step, total, f"phase {phase.index + 1}", metrics)
         )
 
     def _keep_lowest_fah(self, metrics: dict[str, float], step: int) -> None:
@@ -392,7 +392,7 @@ class Trainer:
             self.state.hard_negatives.extend(int(i) for i in new)
         self.options.on_progress(
             ProgressEvent(
-                "mining",
+                Stage.MINING,
                 self.state.step,
                 self.schedule.total_steps,
                 f"added {len(new)} hard negatives ({len(self.state.hard_negatives)} in all)",

@@ -168,7 +168,12 @@ def test_progress_tail_reads_only_complete_lines(tmp_path: Path):
     with path.open("a") as handle:
         handle.write('ne": 1}\n')
     events, offset2 = tail.read_new()
-    assert events == [{"stage": "b", "done": 1}] and offset2 == path.stat().st_size > offset
+    assert [(e["stage"], e["done"], e["total"]) for e in events] == [("b", 1, 0)]
+    assert offset2 == path.stat().st_size > offset
+    with path.open("a") as handle:  # the typed boundary: what is not an event is left out
+        handle.write('["not", "an", "event"]\n{"stage": "train", "done": "x"}\n{"stage": "end"}\n')
+    events, _ = tail.read_new()
+    assert [e["stage"] for e in events] == ["end"]
 
 
 def test_progress_summary_has_eta_loss_and_validation():

@@ -34,7 +34,7 @@ from mww_trainer.data.ingest.origin import HUMAN, origin_of, read_manifest
 from mww_trainer.data.ingest.scan import Candidate, Inspection, discover, inspect_file, speaker_of
 from mww_trainer.data.ingest.split import Unit, assign, check_ratios, load_state, save_state
 from mww_trainer.errors import ConfigError
-from mww_trainer.progress import ProgressCallback, ProgressEvent, ignore_progress
+from mww_trainer.progress import ProgressCallback, ProgressEvent, Stage, ignore_progress
 
 __all__ = [
     "LONG_ROLES",
@@ -193,7 +193,9 @@ def _inspect_all(
             if done % every == 0 or done == total:
                 rate = done / max(time.monotonic() - start, 1e-9)
                 message = f"checked {done}/{total} files ({rate:.0f} files/s)"
-                on_progress(ProgressEvent(stage="ingest", done=done, total=total, message=message))
+                on_progress(
+                    ProgressEvent(stage=Stage.INGEST, done=done, total=total, message=message)
+                )
     return results
 
 

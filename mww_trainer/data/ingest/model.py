@@ -10,14 +10,9 @@ from typing import Literal
 
 from mww_trainer.config.types import HardwareConfig
 from mww_trainer.data.ingest.origin import HUMAN
+from mww_trainer.jobfiles import Label
 
-
-class Role(StrEnum):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    HARD_NEGATIVE = "hard_negative"
-    BACKGROUND = "background"
-    RIR = "rir"
+Role = Label  # a sample's label is its role in training: one enum for both
 
 
 class Split(StrEnum):
