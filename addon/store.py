@@ -20,12 +20,13 @@ from typing import Any, TypeVar
 
 from addon import migrations
 from addon.errors import conflict
+from mww_trainer.job_specs import JobKind
 from mww_trainer.jobfiles import LABEL_DIRS, LABELS
 
 T = TypeVar("T")
 
 SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room")
-JOB_KINDS = ("train", "synth", "flash", "cluster", "tune")
+JOB_KINDS = tuple(str(kind) for kind in JobKind)
 MODEL_KINDS = ("train", "tune")  # jobs whose result is a model (download, try, install)
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED_STATES = ("succeeded", "failed", "cancelled")
