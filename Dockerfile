@@ -43,7 +43,8 @@ WORKDIR /usr/src/mww-trainer
 
 # Dependencies first, read from pyproject.toml, so this large layer (TensorFlow) is rebuilt only
 # when the dependencies change. For cuda, tensorflow becomes tensorflow[and-cuda] and the "gpu"
-# extra is added; the "piper" extra (piper-tts and its joe voice) always is.
+# extra is added; the "piper" extra (piper-tts and its joe voice) and the "cluster" extra (torch,
+# resemblyzer, scikit-learn: the panel's Group by speaker and the leakage audit) always are.
 COPY pyproject.toml ./
 RUN case "${TF_VARIANT}/${BUILD_ARCH}" in \
         cpu/*|cuda/amd64) ;; \
@@ -54,7 +55,7 @@ project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 cuda = sys.argv[1] == "cuda"; \
 deps = [d.replace("tensorflow==", "tensorflow[and-cuda]==") if cuda else d for d in project["dependencies"]]; \
 deps += project["optional-dependencies"]["gpu"] if cuda else []; \
-deps += project["optional-dependencies"]["piper"]; \
+deps += project["optional-dependencies"]["piper"] + project["optional-dependencies"]["cluster"]; \
 print("\n".join(deps))' "${TF_VARIANT}" > /tmp/requirements.txt \
     && cat /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \

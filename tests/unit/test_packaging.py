@@ -214,6 +214,7 @@ def test_tf_variant_selects_tensorflow_or_tensorflow_and_cuda():
     cpu = requirements_for("cpu", "aarch64")
     assert cpu.returncode == 0, cpu.stderr
     assert re.search(r"^tensorflow==", cpu.stdout, re.M) and "and-cuda" not in cpu.stdout
+    assert re.search(r"^torch==", cpu.stdout, re.M)  # Group by speaker runs in the add-on
     cuda = requirements_for("cuda", "amd64")
     assert cuda.returncode == 0, cuda.stderr
     assert re.search(r"^tensorflow\[and-cuda\]==", cuda.stdout, re.M)
