@@ -142,13 +142,29 @@ class Runner:
     done: dict[str, int] = field(default_factory=dict)  # takes stored per entity (resuming)
 
     async def run(self) -> None:
-        for target in self.spec.targets:
-            while self.done.get(target.entity_id, 0) < self.spec.count:
-                if self.controls.cancelled.is_set():
-                    return
-                await self._one(target)
-                if self.spec.pause_s:
-                    await _sleep_unless(self.controls.cancelled, self.spec.pause_s)
+        # The first satellite with takes to go, each time: a re-take can send the session
+        # back to the satellite before.
+        while (target := self._next_target()) is not None:
+            if self.controls.cancelled.is_set():
+                return
+            await self._one(target)
+            if self.spec.pause_s:
+                await _sleep_unless(self.controls.cancelled, self.spec.pause_s)
+
+    def _next_target(self) -> Target | None:
+        waiting = (t for t in self.spec.targets if self.done.get(t.entity_id, 0) < self.spec.count)
+        return next(waiting, None)
+
+    def _last_take(self, target: Target, index: int) -> tuple[Target, int] | None:
+        """The take before take ``index`` of ``target``: its own, or the last of the
+        satellite before it in the session."""
+        if index > 0:
+            return target, index - 1
+        order = [t.entity_id for t in self.spec.targets]
+        for before in reversed(self.spec.targets[: order.index(target.entity_id)]):
+            if self.done.get(before.entity_id, 0) > 0:
+                return before, self.done[before.entity_id] - 1
+        return None
 
     async def _one(self, target: Target) -> None:
         failures = 0
@@ -237,13 +253,18 @@ class Runner:
         with contextlib.suppress(asyncio.CancelledError, SatelliteError):
             await collecting
         await capture.close()
+        await self._apply(action, target, index)
+
+    async def _apply(self, action: str | None, target: Target, index: int) -> None:
+        """What the user asked for while take ``index`` of ``target`` was recording."""
         if action == "skip":
             self.done[target.entity_id] = index + 1
             self.emit({"type": "take_skipped", "entity_id": target.entity_id, "n": index + 1})
-        elif action == "retake" and index > 0:
-            await self.discard(target, index - 1)
-            self.done[target.entity_id] = index - 1
-            self.emit({"type": "take_discarded", "entity_id": target.entity_id, "n": index})
+        elif action == "retake" and (last := self._last_take(target, index)) is not None:
+            owner, taken = last
+            await self.discard(owner, taken)
+            self.done[owner.entity_id] = taken
+            self.emit({"type": "take_discarded", "entity_id": owner.entity_id, "n": taken + 1})
         return None
 
     async def _check_online(self, target: Target) -> None:
