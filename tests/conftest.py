@@ -27,6 +27,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for tier in ("integration", "e2e"):
             if tier in parts:
                 item.add_marker(tier)
+
+
 ESPEAK_MISSING = "espeak-ng is not installed (sudo apt-get install -y espeak-ng)"
 
 
