@@ -35,12 +35,13 @@ def archive_names(manifest_path: Path) -> ModelNames:
 
 def esphome_snippet(job: Job, manifest_path: Path) -> str:
     """The YAML to paste (snippet's, the one writer), for the archive's layout."""
-    names = archive_names(manifest_path)
-    wake_word = Manifest.from_file(manifest_path).wake_word
-    note = (
-        f"# {wake_word}: trained with mww-trainer (job {job.id}).\n"
-        f"# Unzip this archive into your ESPHome configuration folder as {names.folder}/,\n"
-    )
+
+    def note(manifest: Manifest, names: ModelNames) -> str:
+        return (
+            f"# {manifest.wake_word}: trained with mww-trainer (job {job.id}).\n"
+            f"# Unzip this archive into your ESPHome configuration folder as {names.folder}/,\n"
+        )
+
     return snippet(manifest_path, files_note=note)
 
 

@@ -137,21 +137,24 @@ def analysis(outputs: Outputs, clips, ambient_names, cutoff: float, window: int)
 def run_evaluation(config: Config, request: EvaluationRequest) -> dict:
     """Ingests the configured dataset and evaluates on it (mww-evaluate)."""
     from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.data.ingest import Role, Split
     from mww_trainer.pipeline import load_dataset
 
     dataset = load_dataset(config)
     cache = FeatureCache(Path(config.paths.processed_dir) / "features")
+    split = None if request.split == "all" else Split(request.split)
+    cache.ensure(dataset.select(Role.NEGATIVE, split))  # in parallel, before one by one
     return evaluate(config, request, dataset, cache)
 
 
 def evaluate(config: Config, request: EvaluationRequest, dataset: Dataset, cache) -> dict:
-    """The model on ``request.split`` of an ingested dataset, its features from ``cache``."""
+    """The model on ``request.split`` of an ingested dataset, its features from ``cache`` (a
+    training job's cache holds them all already; a missing one is extracted when read)."""
     from mww_trainer.data.ingest import Role, Split
     from mww_trainer.data.training_set import device_set
     from mww_trainer.evaluation.det_curve import write_det_json, write_det_png
 
     split = None if request.split == "all" else Split(request.split)
-    cache.ensure(dataset.select(Role.NEGATIVE, split))
     device = device_set(config, dataset, cache, split)
     outputs = (
         tflite_outputs(request.model.read_bytes(), device)

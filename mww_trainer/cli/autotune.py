@@ -10,11 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from mww_trainer.cli.cluster import positive_int
 from mww_trainer.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_config_arguments,
+    fraction,
+    non_negative,
+    positive_int,
     print_progress,
     run_command,
 )
@@ -32,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--checkpoint", required=True, type=Path, help="a .weights.h5 file")
     add_config_arguments(parser)
-    parser.add_argument("--target-fah", type=_non_negative, default=0.3, metavar="F")
-    parser.add_argument("--target-recall", type=_fraction, default=0.92, metavar="R")
+    parser.add_argument("--target-fah", type=non_negative, default=0.3, metavar="F")
+    parser.add_argument("--target-recall", type=fraction, default=0.92, metavar="R")
     parser.add_argument("--max-iterations", type=positive_int, default=100, metavar="N")
     parser.add_argument("--patience", type=positive_int, default=10, metavar="N")
     parser.add_argument(
@@ -47,20 +49,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="check the inputs; train nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every progress line")
     return parser
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (0 or more)")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (between 0 and 1)")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

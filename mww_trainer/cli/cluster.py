@@ -15,6 +15,8 @@ from pathlib import Path
 from mww_trainer.cli.common import (
     EXIT_OK,
     add_config_arguments,
+    open_fraction,
+    positive_int,
     print_progress,
     run_command,
 )
@@ -45,7 +47,7 @@ def _analyze_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threshold",
-        type=_similarity,
+        type=open_fraction,
         default=None,
         metavar="T",
         help="cosine similarity that joins two groups (default: speaker_clustering's)",
@@ -53,20 +55,6 @@ def _analyze_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT, metavar="D")
     parser.add_argument("--max-files", type=positive_int, default=None, metavar="N")
     return parser
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (a positive integer)")
-    return value
-
-
-def _similarity(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed (between 0 and 1)")
-    return value
 
 
 def analyze_main(argv: list[str] | None = None) -> int:

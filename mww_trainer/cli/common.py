@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from mww_trainer.config.loader import PRESET_NAMES
 from mww_trainer.errors import MwwError
@@ -47,3 +48,22 @@ def print_progress(event: ProgressEvent) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def checked(cast: Callable[[str], Any], ok: Callable[[Any], bool], words: str, name: str):
+    """An argparse type: ``cast`` the text, then refuse a value ``ok`` rejects, saying why."""
+
+    def parse(text: str) -> Any:
+        value = cast(text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{value} is not allowed ({words})")
+        return value
+
+    parse.__name__ = name  # argparse names the type in "invalid <name> value"
+    return parse
+
+
+positive_int = checked(int, lambda v: v >= 1, "a positive integer", "positive_int")
+non_negative = checked(float, lambda v: v >= 0, "0 or more", "non_negative")
+fraction = checked(float, lambda v: 0 <= v <= 1, "between 0 and 1", "fraction")
+open_fraction = checked(float, lambda v: 0 < v < 1, "between 0 and 1", "open_fraction")

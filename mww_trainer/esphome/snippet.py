@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -166,17 +167,26 @@ def include_line(names: ModelNames) -> str:
     return f"{names.package_key}: !include {names.package_path}"
 
 
-def snippet(manifest_path: str | Path, *, files_note: str | None = None) -> str:
+def snippet(
+    manifest_path: str | Path,
+    *,
+    files_note: Callable[[Manifest, ModelNames], str] | None = None,
+) -> str:
     """The YAML a user pastes by hand, the files' places said in comments (``files_note``
-    replaces the copying instructions, e.g. for an archive laid out as wake_words/<slug>/)."""
+    writes them instead of the copying instructions, e.g. for an archive laid out as
+    wake_words/<slug>/)."""
     manifest_path = Path(manifest_path)
     manifest = Manifest.from_file(manifest_path)
     names = ModelNames.for_manifest(manifest, manifest_path)
     levels = read_sidecar(manifest_path, manifest.model)
-    note = files_note or (
-        f"# Wake word {_comment(manifest.wake_word)}: in your ESPHome config folder, copy\n"
-        f"#   {manifest_path.name} -> {names.folder}/{names.manifest_file}\n"
-        f"#   {names.tflite_file} -> {names.folder}/{names.tflite_file}\n"
+    note = (
+        files_note(manifest, names)
+        if files_note
+        else (
+            f"# Wake word {_comment(manifest.wake_word)}: in your ESPHome config folder, copy\n"
+            f"#   {manifest_path.name} -> {names.folder}/{names.manifest_file}\n"
+            f"#   {names.tflite_file} -> {names.folder}/{names.tflite_file}\n"
+        )
     )
     return (
         note + "# then add the model to micro_wake_word (only the first model listed is enabled\n"

@@ -46,22 +46,28 @@ class Cutoff:
         )
 
 
-def choose(configured: float | None, result: Sweep | None, target_fa_per_hour: float) -> Cutoff:
-    """The pinned cutoff, else the one meeting the FA/h target on the sweep, else the fallback."""
+def _rule(
+    configured: float | None,
+    measured: float | None,
+    source: CutoffSource = CutoffSource.MEASURED,
+) -> Cutoff:
+    """The one rule: pinned, else measured, else the fallback."""
     if configured is not None:
         return Cutoff(configured, CutoffSource.CONFIGURED)
-    if result is None:
+    if measured is None:
         return Cutoff(FALLBACK_CUTOFF, CutoffSource.FALLBACK)
-    return Cutoff(recommend(result, target_fa_per_hour).cutoff, CutoffSource.MEASURED)
+    return Cutoff(float(measured), source)
+
+
+def choose(configured: float | None, result: Sweep | None, target_fa_per_hour: float) -> Cutoff:
+    """The pinned cutoff, else the one meeting the FA/h target on the sweep, else the fallback."""
+    measured = None if result is None else recommend(result, target_fa_per_hour).cutoff
+    return _rule(configured, measured)
 
 
 def from_metrics(configured: float | None, metrics: dict[str, float]) -> Cutoff:
     """The cutoff validation chose for a checkpoint (``metrics["cutoff"]``), if it chose one."""
-    if configured is not None:
-        return Cutoff(configured, CutoffSource.CONFIGURED)
-    if metrics.get("cutoff") is not None:
-        return Cutoff(float(metrics["cutoff"]), CutoffSource.MEASURED)
-    return Cutoff(FALLBACK_CUTOFF, CutoffSource.FALLBACK)
+    return _rule(configured, metrics.get("cutoff"))
 
 
 def write_operating_point(
@@ -91,9 +97,6 @@ def read_operating_point(checkpoint: Path) -> dict[str, Any]:
 
 def for_checkpoint(configured: float | None, checkpoint: Path) -> Cutoff:
     """The pinned cutoff, else the one training measured for this checkpoint, else the fallback."""
-    if configured is not None:
-        return Cutoff(configured, CutoffSource.CONFIGURED)
-    point = read_operating_point(checkpoint)
-    if point.get("cutoff") is None:
-        return Cutoff(FALLBACK_CUTOFF, CutoffSource.FALLBACK)
-    return Cutoff(float(point["cutoff"]), CutoffSource(point.get("cutoff_source", "measured")))
+    point = {} if configured is not None else read_operating_point(checkpoint)
+    source = CutoffSource(point.get("cutoff_source", CutoffSource.MEASURED))
+    return _rule(configured, point.get("cutoff"), source)

@@ -4,42 +4,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from mww_trainer import jobfiles
 from mww_trainer.config import deep_merge, load_config_dict, load_preset_dict
 from mww_trainer.demo import TINY_MODEL
+from tests.fakes.chirps import write_chirps
 
 pytestmark = pytest.mark.integration
-RATE = 16000
-
-
-def _write(path, samples: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.clip(samples, -1, 1), RATE, subtype="PCM_16")
-
-
-def _dataset(data, *, sound_alikes: bool) -> None:
-    """Wake words: rising chirps by four "speakers"; negatives: noise and hums, with (or
-    without) a slightly higher chirp every 4 s: a sound-alike."""
-    rng = np.random.default_rng(0)
-    t = np.arange(int(0.9 * RATE)) / RATE
-    for n in range(40):
-        base = 300 + 20 * (n % 8)
-        chirp = 0.4 * np.sin(2 * np.pi * (base + 900 * t) * t)
-        padded = np.concatenate([np.zeros(3000), chirp, np.zeros(3000)])
-        _write(data / "positive" / f"person{n % 4}" / f"take{n}.wav", padded)
-    for n in range(12):
-        seconds = 30
-        x = np.arange(seconds * RATE) / RATE
-        sound = 0.05 * rng.standard_normal(len(x))
-        sound += 0.2 * np.sin(2 * np.pi * (120 + 40 * n) * x)
-        for start in range(4, seconds - 2, 4) if sound_alikes else ():
-            i = start * RATE
-            sound[i : i + len(t)] += 0.4 * np.sin(2 * np.pi * (560 + 900 * t) * t)
-        _write(data / "negative" / f"room{n}.wav", sound)
 
 
 def _config(data, root, steps: int):
@@ -82,8 +54,9 @@ def undertrained(tmp_path_factory):
     from mww_trainer.tuning.measure import measure
 
     root = tmp_path_factory.mktemp("autotune")
-    _dataset(root / "plain", sound_alikes=False)
-    _dataset(root / "dataset", sound_alikes=True)
+    chirps = {"takes": 40, "people": 4, "pitches": 8, "rooms": 12, "room_s": 30}
+    write_chirps(root / "plain", **chirps)  # rooms without sound-alikes
+    write_chirps(root / "dataset", **chirps, sound_alikes=True)
     tuned = _config(root / "dataset", root / "tuned", steps=30)
     device = pipeline.prepare(tuned, seed=0, on_progress=lambda _: None).data.val_device
     for seed in range(6):

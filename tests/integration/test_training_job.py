@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from mww_trainer import pipeline
 from mww_trainer.config import deep_merge, load_config_dict, load_preset_dict
@@ -13,34 +11,15 @@ from mww_trainer.demo import QUICK_CLASS_WEIGHTS, TINY_MODEL
 from mww_trainer.device import verify as verify_module
 from mww_trainer.device.tflite_model import TFLiteModel
 from mww_trainer.evaluation.cutoff import CutoffSource
+from tests.fakes.chirps import write_chirps
 from tests.fakes.dataset_paths import paths_for
 
 pytestmark = pytest.mark.integration
-RATE = 16000
-
-
-def _write(path, samples: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, samples, RATE, subtype="PCM_16")
-
-
-def _chirps(data, rng) -> None:
-    """Wake words: rising chirps by two "speakers"; negatives: noise and hums."""
-    t = np.arange(int(0.9 * RATE)) / RATE
-    for n in range(24):
-        base = 300 + 20 * (n % 6)
-        chirp = 0.4 * np.sin(2 * np.pi * (base + 900 * t) * t)
-        padded = np.concatenate([np.zeros(3000), chirp, np.zeros(3000)])
-        _write(data / "positive" / f"person{n % 2}" / f"take{n}.wav", padded)
-    for n in range(4):
-        noise = 0.05 * rng.standard_normal(20 * RATE)
-        hum = 0.2 * np.sin(2 * np.pi * (120 + 40 * n) * np.arange(20 * RATE) / RATE)
-        _write(data / "negative" / f"room{n}.wav", noise + hum)
 
 
 def test_one_training_job_ingests_once_and_verifies_once(tmp_path, monkeypatch):
     data = tmp_path / "dataset"
-    _chirps(data, np.random.default_rng(0))
+    write_chirps(data, takes=24, people=2, pitches=6, rooms=4, room_s=20)
     paths = {k: v for k, v in vars(paths_for(data)).items() if isinstance(v, str)}
     override = {
         "paths": paths,
