@@ -140,9 +140,10 @@ def test_two_people_with_enough_takes_one_trains_one_validates(tmp_path: Path) -
     # Too few takes: nothing held out file by file silently; the old note explains.
     small = tmp_path / "other" / "dataset"
     synth_dataset(small, FAMILIES, voices=1)
-    for who in ("alice", "bob"):
+    # Distinct seeds per person: identical files would be merged as duplicates.
+    for who, first_seed in (("alice", 500), ("bob", 600)):
         for i in range(3):
-            write_noise(small / "positive" / who / f"browser_{i}.wav", 0.6, hash(who) % 99 + i)
+            write_noise(small / "positive" / who / f"browser_{i}.wav", 0.6, first_seed + i)
     notes = run(small).notes
     assert any("only 2 positive speaker(s)" in n for n in notes), notes
 
