@@ -18,6 +18,11 @@ For each fold (a group of engine families held out whole):
 Prints one line per fold and the averages; the bar is recall >= 0.90 averaged over folds, no
 fold below 0.80, <= 0.5 FA/h on the held-out synthetic ambient and at most one false accept
 in the held-out real speech. Each step is the real console command a user would run.
+
+``--reference alexa`` (any official model pymicro-wakeword ships: alexa, hey_jarvis,
+hey_mycroft, okay_nabu; the phrase must be its wake word) also scores that model on each
+fold's test sets at its own cutoff: a model known to wake for real people, so the line shows
+how hard the synthetic test is. ``--reference-only`` skips the pool and training.
 """
 
 from __future__ import annotations
@@ -218,12 +223,42 @@ def evaluate(tflite: Path, preset: str, config: Path, log: Path) -> dict:
     return json.loads(log.read_text())
 
 
+def official_copy(name: str, folder: Path) -> Path:
+    """An official model and its manifest, copied as an export lays them out."""
+    import pymicro_wakeword
+
+    source = Path(pymicro_wakeword.__file__).parent / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    tflite = folder / f"{name}.tflite"
+    tflite.write_bytes((source / f"{name}.tflite").read_bytes())
+    (folder / "manifest.json").write_text((source / f"{name}.json").read_text())
+    return tflite
+
+
+def fold_result(fold, synthetic: dict, real: dict, train_min: float, rss_mb: float):
+    at = synthetic["at_cutoff"]
+    return FoldResult(
+        fold=fold,
+        recall=at["recall"],
+        fa_per_hour=at["fa_per_hour"],
+        ambient_hours=synthetic["ambient_hours"],
+        positives=synthetic["positives"],
+        real_false_accepts=real["real_speech_false_accepts"],
+        real_hours=real["real_speech_hours"],
+        cutoff=synthetic["cutoff"],
+        train_min=train_min,
+        rss_mb=rss_mb,
+    )
+
+
 def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult | None:
     held = tuple(fold.split("+"))
     work = Path(args.work) / args.slug / f"{fold}-seed{args.seed}{args.tag}"
     work.mkdir(parents=True, exist_ok=True)
-    clips, talk = pool(args)
-    data = fold_dataset(clips, talk, held, Path(args.work) / args.slug / f"train-without-{fold}")
+    if not args.reference_only:
+        clips, talk = pool(args)
+        without = Path(args.work) / args.slug / f"train-without-{fold}"
+        data = fold_dataset(clips, talk, held, without)
     test = Path(args.work) / args.slug / f"test-{fold}"
     common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
     synth(
@@ -242,7 +277,6 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult |
     )
     if args.synth_only:
         return None
-    train_cfg = override(work / "train.yaml", data, work / "run", [real_train], args.set)
     test_cfg = override(work / "test.yaml", test, work / "test", [], [])
     # The people-talking test: the held-out engine's wake words, the other half of the talk.
     real_cfg = override(work / "real.yaml", test, work / "real", [real_test], [])
@@ -250,6 +284,14 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult |
     empty.mkdir(exist_ok=True)
     text = real_cfg.read_text().replace(f"{test}/negative\n", f"{empty}\n", 1)
     real_cfg.write_text(text)
+    if args.reference:
+        tflite = official_copy(args.reference, work / "reference")
+        synthetic = evaluate(tflite, args.preset, test_cfg, work / "reference_synthetic.json")
+        real = evaluate(tflite, args.preset, real_cfg, work / "reference_real.json")
+        print_fold(args, fold_result(fold, synthetic, real, 0.0, 0.0), f"official {tflite.stem}")
+        if args.reference_only:
+            return None
+    train_cfg = override(work / "train.yaml", data, work / "run", [real_train], args.set)
     t_train = run(
         [
             str(BIN / "mww-train"),
@@ -282,18 +324,17 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult |
     run([str(BIN / "mww-verify"), str(tflite.with_name("manifest.json"))], work / "verify.log")
     synthetic = evaluate(tflite, args.preset, test_cfg, work / "evaluate_synthetic.json")
     real = evaluate(tflite, args.preset, real_cfg, work / "evaluate_real.json")
-    at = synthetic["at_cutoff"]
-    return FoldResult(
-        fold=fold,
-        recall=at["recall"],
-        fa_per_hour=at["fa_per_hour"],
-        ambient_hours=synthetic["ambient_hours"],
-        positives=synthetic["positives"],
-        real_false_accepts=real["real_speech_false_accepts"],
-        real_hours=real["real_speech_hours"],
-        cutoff=synthetic["cutoff"],
-        train_min=t_train / 60,
-        rss_mb=rss_mb,
+    return fold_result(fold, synthetic, real, t_train / 60, rss_mb)
+
+
+def print_fold(args, r: FoldResult, model: str = "ours") -> None:
+    print(
+        f"{args.phrase!r} hold out {r.fold:<15} {model}: recall {r.recall:.3f} "
+        f"({r.positives} clips) at cutoff {r.cutoff:.3f}; {r.fa_per_hour:.2f} FA/h on "
+        f"{r.ambient_hours:.2f} h held-out synthetic talk; {r.real_false_accepts} false "
+        f"accepts in {r.real_hours:.2f} h of held-out people talking; train "
+        f"{r.train_min:.1f} min, peak RSS {r.rss_mb:.0f} MB",
+        flush=True,
     )
 
 
@@ -312,6 +353,12 @@ def main() -> None:
     parser.add_argument(
         "--synth-only", action="store_true", help="synthesise the folds' data sets, then stop"
     )
+    parser.add_argument(
+        "--reference", help="an official model to score on the same tests, e.g. alexa"
+    )
+    parser.add_argument(
+        "--reference-only", action="store_true", help="score the reference model only"
+    )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(
         "--set",
@@ -322,6 +369,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.slug = "_".join(args.phrase.lower().split())
+    if args.reference_only and not args.reference:
+        parser.error("--reference-only needs --reference")
     folds = args.fold or ["pico", "festival+flite", "piper"]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -337,14 +386,7 @@ def main() -> None:
         if r is None:
             continue
         results.append(r)
-        print(
-            f"{args.phrase!r} hold out {r.fold:<15} recall {r.recall:.3f} "
-            f"({r.positives} clips) at cutoff {r.cutoff:.3f}; {r.fa_per_hour:.2f} FA/h on "
-            f"{r.ambient_hours:.2f} h held-out synthetic talk; {r.real_false_accepts} false "
-            f"accepts in {r.real_hours:.2f} h of held-out people talking; train "
-            f"{r.train_min:.1f} min, peak RSS {r.rss_mb:.0f} MB",
-            flush=True,
-        )
+        print_fold(args, r)
     if not results:
         return
     mean = sum(r.recall for r in results) / len(results)
