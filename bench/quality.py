@@ -23,6 +23,10 @@ in the held-out real speech. Each step is the real console command a user would 
 hey_mycroft, okay_nabu; the phrase must be its wake word) also scores that model on each
 fold's test sets at its own cutoff: a model known to wake for real people, so the line shows
 how hard the synthetic test is. ``--reference-only`` skips the pool and training.
+
+``--phrase stop --real-word stop`` measures what matters most, recall on real people: the
+Speech Commands takes of that word in ../shared/real_speech (about 400 by 160 people) are
+taken out of the negatives, and those of the held-out half of the speakers are scored.
 """
 
 from __future__ import annotations
@@ -55,29 +59,70 @@ def run(args: list[str], log: Path) -> float:
 
 
 def speaker_of(path: Path) -> str:
-    """LibriSpeech names start with the speaker id, Speech Commands with a speaker hash."""
-    return path.name.replace("_", "-").split("-")[0]
+    """LibriSpeech names start with the speaker id (``1688-142285-0000``); Speech Commands
+    names end with the speaker hash before ``_nohash_`` (``[word_]0c540988_nohash_0``)."""
+    if "_nohash_" in path.name:
+        return path.name.split("_nohash_")[0].split("_")[-1]
+    return path.name.split("-")[0]
 
 
-def real_speech_halves(work: Path) -> tuple[Path, Path, dict[str, float]]:
-    """Two speaker-disjoint halves of the shared real speech, as folders of links."""
+@dataclass(frozen=True)
+class RealSpeech:
+    train: Path  # people talking, as training negatives
+    test: Path  # other people talking, held out
+    hours: dict[str, float]
+    # Held-out people saying the wake word (``--real-word``), as a dataset folder, or None.
+    people: Path | None = None
+
+
+def real_speech_halves(work: Path, word: str | None = None) -> RealSpeech:
+    """Two speaker-disjoint halves of the shared real speech, as folders of links.
+
+    With ``word`` (a Speech Commands word: stop, left, ...) its takes are never negatives: the
+    test half's speakers saying it become a dataset of real wake words (the train half's are
+    left out, so no voice the model heard saying it is tested).
+    """
     if not REAL_SPEECH.is_dir():
         raise SystemExit(f"{REAL_SPEECH} is missing: the real-speech benchmark needs it")
-    halves = work / "real_speech" / "train", work / "real_speech" / "test"
+    # v2: Speech Commands' _unknown_ takes split by speaker (v1 split them by word).
+    root = work / ("real_speech-v2" if word is None else f"real_speech-v2-without-{word}")
+    halves = root / "train", root / "test"
+    spoken = REAL_SPEECH / "speech_commands_test" / (word or "")
+    if word is not None and not spoken.is_dir():
+        words = sorted(d.name for d in spoken.parent.iterdir() if d.is_dir())
+        raise SystemExit(f"--real-word {word!r}: no {spoken}; one of {', '.join(words)}")
+    people = work / f"real_word-{word}" if word else None
     files = sorted(p for p in REAL_SPEECH.rglob("*") if p.suffix.lower() in AUDIO)
     for path in files:
         half = int(hashlib.sha256(speaker_of(path).encode()).hexdigest(), 16) % 2
-        link = halves[half] / path.relative_to(REAL_SPEECH)
-        if not link.exists():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(path)
+        if people is not None and path.parent == spoken:
+            if half == 1:
+                _link(people / "positive" / speaker_of(path) / path.name, path)
+            continue
+        _link(halves[half] / path.relative_to(REAL_SPEECH), path)
     import soundfile
 
     hours = {
         name: sum(soundfile.info(str(p)).duration for p in half.rglob("*") if p.is_file()) / 3600
         for name, half in zip(("train", "test"), halves, strict=True)
     }
-    return halves[0], halves[1], hours
+    return RealSpeech(halves[0], halves[1], hours, people)
+
+
+def _link(link: Path, target: Path) -> None:
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+
+
+def people_dataset(people: Path, test: Path) -> Path:
+    """The held-out people's wake words on the synthetic test's quiet room, no negatives."""
+    for name in ("negative", "hard_negative"):
+        (people / name).mkdir(parents=True, exist_ok=True)
+    for name in ("background", "rirs"):
+        if not (people / name).exists():
+            (people / name).symlink_to(test / name)
+    return people
 
 
 def synth(out: Path, **options) -> float:
@@ -200,6 +245,9 @@ class FoldResult:
     cutoff: float
     train_min: float
     rss_mb: float
+    # Recall on held-out people saying the wake word (--real-word), and how many takes.
+    people_recall: float | None = None
+    people_takes: int = 0
 
 
 def evaluate(tflite: Path, preset: str, config: Path, log: Path) -> dict:
@@ -235,7 +283,9 @@ def official_copy(name: str, folder: Path) -> Path:
     return tflite
 
 
-def fold_result(fold, synthetic: dict, real: dict, train_min: float, rss_mb: float):
+def fold_result(
+    fold, *, synthetic: dict, real: dict, train_min: float, rss_mb: float, people=None
+) -> FoldResult:
     at = synthetic["at_cutoff"]
     return FoldResult(
         fold=fold,
@@ -248,10 +298,20 @@ def fold_result(fold, synthetic: dict, real: dict, train_min: float, rss_mb: flo
         cutoff=synthetic["cutoff"],
         train_min=train_min,
         rss_mb=rss_mb,
+        people_recall=None if people is None else people["at_cutoff"]["recall"],
+        people_takes=0 if people is None else people["positives"],
     )
 
 
-def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult | None:
+def evaluate_all(args, tflite: Path, configs: dict[str, Path], work: Path, prefix: str):
+    """The model on the synthetic test, the people talking and (if any) the people's words."""
+    return {
+        name: evaluate(tflite, args.preset, cfg, work / f"{prefix}_{name}.json")
+        for name, cfg in configs.items()
+    }
+
+
+def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
     held = tuple(fold.split("+"))
     work = Path(args.work) / args.slug / f"{fold}-seed{args.seed}{args.tag}"
     work.mkdir(parents=True, exist_ok=True)
@@ -279,19 +339,22 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult |
         return None
     test_cfg = override(work / "test.yaml", test, work / "test", [], [])
     # The people-talking test: the held-out engine's wake words, the other half of the talk.
-    real_cfg = override(work / "real.yaml", test, work / "real", [real_test], [])
+    real_cfg = override(work / "real.yaml", test, work / "real", [speech.test], [])
     empty = work / "no_negatives"
     empty.mkdir(exist_ok=True)
     text = real_cfg.read_text().replace(f"{test}/negative\n", f"{empty}\n", 1)
     real_cfg.write_text(text)
+    configs = {"synthetic": test_cfg, "real": real_cfg}
+    if speech.people is not None:  # real people saying the wake word, and nothing else
+        people = people_dataset(speech.people, test)
+        configs["people"] = override(work / "people.yaml", people, work / "people", [], [])
     if args.reference:
         tflite = official_copy(args.reference, work / "reference")
-        synthetic = evaluate(tflite, args.preset, test_cfg, work / "reference_synthetic.json")
-        real = evaluate(tflite, args.preset, real_cfg, work / "reference_real.json")
-        print_fold(args, fold_result(fold, synthetic, real, 0.0, 0.0), f"official {tflite.stem}")
+        found = evaluate_all(args, tflite, configs, work, "reference")
+        print_fold(args, fold_result(fold, **found, train_min=0, rss_mb=0), tflite.stem)
         if args.reference_only:
             return None
-    train_cfg = override(work / "train.yaml", data, work / "run", [real_train], args.set)
+    train_cfg = override(work / "train.yaml", data, work / "run", [speech.train], args.set)
     t_train = run(
         [
             str(BIN / "mww-train"),
@@ -322,9 +385,8 @@ def run_fold(args, fold: str, real_train: Path, real_test: Path) -> FoldResult |
     )
     tflite = work / "run" / "exported" / f"{args.slug}.tflite"
     run([str(BIN / "mww-verify"), str(tflite.with_name("manifest.json"))], work / "verify.log")
-    synthetic = evaluate(tflite, args.preset, test_cfg, work / "evaluate_synthetic.json")
-    real = evaluate(tflite, args.preset, real_cfg, work / "evaluate_real.json")
-    return fold_result(fold, synthetic, real, t_train / 60, rss_mb)
+    found = evaluate_all(args, tflite, configs, work, "evaluate")
+    return fold_result(fold, **found, train_min=t_train / 60, rss_mb=rss_mb)
 
 
 def print_fold(args, r: FoldResult, model: str = "ours") -> None:
@@ -332,8 +394,13 @@ def print_fold(args, r: FoldResult, model: str = "ours") -> None:
         f"{args.phrase!r} hold out {r.fold:<15} {model}: recall {r.recall:.3f} "
         f"({r.positives} clips) at cutoff {r.cutoff:.3f}; {r.fa_per_hour:.2f} FA/h on "
         f"{r.ambient_hours:.2f} h held-out synthetic talk; {r.real_false_accepts} false "
-        f"accepts in {r.real_hours:.2f} h of held-out people talking; train "
-        f"{r.train_min:.1f} min, peak RSS {r.rss_mb:.0f} MB",
+        f"accepts in {r.real_hours:.2f} h of held-out people talking; "
+        + (
+            f"recall {r.people_recall:.3f} on {r.people_takes} takes of held-out people saying it; "
+            if r.people_recall is not None
+            else ""
+        )
+        + f"train {r.train_min:.1f} min, peak RSS {r.rss_mb:.0f} MB",
         flush=True,
     )
 
@@ -359,6 +426,11 @@ def main() -> None:
     parser.add_argument(
         "--reference-only", action="store_true", help="score the reference model only"
     )
+    parser.add_argument(
+        "--real-word",
+        help="a Speech Commands word said by real people (stop, left...): with --phrase the "
+        "same word, recall on the held-out people's takes; their takes are never negatives",
+    )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(
         "--set",
@@ -374,15 +446,15 @@ def main() -> None:
     folds = args.fold or ["pico", "festival+flite", "piper"]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    real_train, real_test, hours = real_speech_halves(work)
+    speech = real_speech_halves(work, args.real_word)
     print(
-        f"real speech: {hours['train']:.2f} h of people talking in training, "
-        f"{hours['test']:.2f} h held out (other speakers)",
+        f"real speech: {speech.hours['train']:.2f} h of people talking in training, "
+        f"{speech.hours['test']:.2f} h held out (other speakers)",
         flush=True,
     )
     results = []
     for fold in folds:
-        r = run_fold(args, fold, real_train, real_test)
+        r = run_fold(args, fold, speech)
         if r is None:
             continue
         results.append(r)
