@@ -44,10 +44,14 @@ def _config(data, root, steps: int):
 
 @pytest.fixture(scope="module")
 def undertrained(tmp_path_factory):
-    """A model that learnt "a chirp" from rooms without sound-alikes, tuned on rooms with them.
-    Training is not bit-for-bit repeatable on CPU threads, so the first seed whose model wakes
-    on the sound-alikes at every cutoff that still hears the wake words is the one tuned: no
-    cutoff alone meets the target, only training can."""
+    """A model that wakes on the sound-alike, tuned on rooms where it is a negative.
+
+    The first model was taught the sound-alike among its wake words (half of the takes),
+    so for most seeds it wakes on it at any cutoff that still hears the wake words: no cutoff
+    alone meets the target, only training can. Training is not bit-for-bit repeatable on CPU
+    threads, so the first seed whose model does is the one tuned (5 of 8 seeds did; a model
+    merely trained without sound-alikes did for about 1 seed in 3, and CI once found none in 6).
+    """
     from mww_trainer import pipeline
     from mww_trainer.evaluation import cutoff as cutoff_rule
     from mww_trainer.training.checkpoint import load_checkpoint
@@ -55,11 +59,11 @@ def undertrained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("autotune")
     chirps = {"takes": 40, "people": 4, "pitches": 8, "rooms": 12, "room_s": 30}
-    write_chirps(root / "plain", **chirps)  # rooms without sound-alikes
+    write_chirps(root / "plain", **chirps, sound_alike_takes=20)  # taught as a wake word
     write_chirps(root / "dataset", **chirps, sound_alikes=True)
     tuned = _config(root / "dataset", root / "tuned", steps=30)
     device = pipeline.prepare(tuned, seed=0, on_progress=lambda _: None).data.val_device
-    for seed in range(6):
+    for seed in range(12):
         first = _config(root / "plain", root / f"first{seed}", steps=120)
         best = pipeline.train(first, seed=seed).best_path
         shipped = cutoff_rule.for_checkpoint(None, best).value
