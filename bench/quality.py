@@ -303,6 +303,15 @@ def fold_result(
     )
 
 
+def by_voice(tflite: Path, preset: str, config: Path, log: Path) -> str:
+    """recall_by_voice.py's table for the held-out engine's wake words, indented."""
+    script = Path(__file__).with_name("recall_by_voice.py")
+    args = ["--config", preset, "--override", str(config), "--tflite", str(tflite)]
+    run([sys.executable, str(script), *args], log)
+    lines = [line for line in log.read_text().splitlines() if line.startswith(("by ", "  "))]
+    return "\n".join("    " + line for line in lines)
+
+
 def evaluate_all(args, tflite: Path, configs: dict[str, Path], work: Path, prefix: str):
     """The model on the synthetic test, the people talking and (if any) the people's words."""
     return {
@@ -352,6 +361,7 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
         tflite = official_copy(args.reference, work / "reference")
         found = evaluate_all(args, tflite, configs, work, "reference")
         print_fold(args, fold_result(fold, **found, train_min=0, rss_mb=0), tflite.stem)
+        print(by_voice(tflite, args.preset, test_cfg, work / "reference_by_voice.txt"), flush=True)
         if args.reference_only:
             return None
     train_cfg = override(work / "train.yaml", data, work / "run", [speech.train], args.set)
@@ -386,6 +396,7 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
     tflite = work / "run" / "exported" / f"{args.slug}.tflite"
     run([str(BIN / "mww-verify"), str(tflite.with_name("manifest.json"))], work / "verify.log")
     found = evaluate_all(args, tflite, configs, work, "evaluate")
+    print(by_voice(tflite, args.preset, test_cfg, work / "by_voice.txt"), flush=True)
     return fold_result(fold, **found, train_min=t_train / 60, rss_mb=rss_mb)
 
 
