@@ -14,6 +14,10 @@ import numpy as np
 from mww_trainer import constants
 
 SLICE_S = constants.STREAM_STRIDE_FRAMES * constants.WINDOW_STEP_MS / 1000.0
+# The highest uint8 cutoff a manifest can hold: probability_cutoff must stay below 1, and
+# (254 + 0.5) / 255 is the last value under it. 255 could never fire anyway (the ring's sum
+# would have to exceed 255 * window).
+MAX_CUTOFF_U8 = 254
 
 
 def cutoff_to_u8(cutoff: float) -> int:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.evaluation.detection import SLICE_S, cutoff_to_u8, detect
+from mww_trainer.evaluation.detection import MAX_CUTOFF_U8, SLICE_S, cutoff_to_u8, detect
 
 # Area under recall vs FA/h is taken from 0 to this many false accepts per hour.
 VIABLE_FA_PER_HOUR = 2.0
@@ -124,11 +124,13 @@ def quietest_that_wakes(result: Sweep) -> OperatingPoint:
     cutoffs that wake at all (the best recall among those), never one that cannot fire.
 
     A cutoff above every output would ship a model that never wakes, and nobody could tell
-    why; this one wakes, and its false accepts are reported for the verdict to judge.
+    why; this one wakes, and its false accepts are reported for the verdict to judge. A model
+    that woke on nothing gets the highest cutoff a manifest can hold, and a recall of 0 for the
+    verdict to report.
     """
     waking = [p for p in result.points if p.recall > 0 and p.cutoff_u8 > 0]
     if not waking:
-        return result.points[-1]
+        return result.points[MAX_CUTOFF_U8]
     best = min(waking, key=lambda p: (p.fa_per_hour, -p.recall))
     tied = [
         p.cutoff_u8 for p in waking if (p.fa_per_hour, p.recall) == (best.fa_per_hour, best.recall)

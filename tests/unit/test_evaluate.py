@@ -118,3 +118,26 @@ def test_when_no_cutoff_meets_the_target_the_quietest_one_that_still_wakes_is_ch
     # 1 FA/h and a wake on 200 for cutoffs 190..199: the middle.
     assert point.fa_per_hour == 1.0 and point.cutoff_u8 == (190 + 199) // 2
     assert point.recall == 0.5
+
+
+def test_a_model_that_wakes_on_nothing_still_gets_a_cutoff_a_manifest_can_hold():
+    # A tiny model that never reached the cutoffs: recall 0 everywhere. Its cutoff used to
+    # be (255 + 0.5) / 255 = 1.002, which the manifest refuses and failed the training job.
+    from mww_trainer.device.manifest import manifest_problems
+    from mww_trainer.device.sensitivity import measure_levels
+
+    result = sweep([np.zeros(200, np.uint8)], [np.zeros(SLICES_PER_HOUR, np.uint8)], window=3)
+    point = recommend(result, target_fa_per_hour=0.5)
+    assert point.recall == 0.0 and 0.99 < point.cutoff < 1.0
+    micro = {
+        "probability_cutoff": point.cutoff,
+        "sliding_window_size": 5,
+        "feature_step_size": 10,
+        "tensor_arena_size": 30000,
+        "minimum_esphome_version": "2024.7.0",
+    }
+    manifest = {"type": "micro", "wake_word": "W", "author": "t", "model": "w.tflite"}
+    manifest |= {"trained_languages": ["en"], "version": 2, "micro": micro}
+    assert manifest_problems(manifest) == []
+    levels = measure_levels(result, point.cutoff, {})
+    assert all(0 < level.cutoff < 1 for level in levels.levels)
