@@ -273,13 +273,13 @@ def evaluate(tflite: Path, preset: str, config: Path, log: Path) -> dict:
 
 def official_copy(name: str, folder: Path) -> Path:
     """An official model and its manifest, copied as an export lays them out."""
-    import pymicro_wakeword
+    from recall_by_voice import official_files  # a sibling script: bench/ is on sys.path
 
-    source = Path(pymicro_wakeword.__file__).parent / "models"
+    source, manifest = official_files(name)
     folder.mkdir(parents=True, exist_ok=True)
-    tflite = folder / f"{name}.tflite"
-    tflite.write_bytes((source / f"{name}.tflite").read_bytes())
-    (folder / "manifest.json").write_text((source / f"{name}.json").read_text())
+    tflite = folder / source.name
+    tflite.write_bytes(source.read_bytes())
+    (folder / "manifest.json").write_text(manifest.read_text())
     return tflite
 
 

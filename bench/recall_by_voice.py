@@ -23,12 +23,18 @@ from collections import defaultdict
 from pathlib import Path
 
 
-def official_model(name: str) -> tuple[Path, float, int]:
+def official_files(name: str) -> tuple[Path, Path]:
+    """The .tflite and .json of an official model pymicro-wakeword ships."""
     import pymicro_wakeword
 
     folder = Path(pymicro_wakeword.__file__).parent / "models"
-    micro = json.loads((folder / f"{name}.json").read_text())["micro"]
-    return folder / f"{name}.tflite", micro["probability_cutoff"], micro["sliding_window_size"]
+    return folder / f"{name}.tflite", folder / f"{name}.json"
+
+
+def official_model(name: str) -> tuple[Path, float, int]:
+    tflite, manifest = official_files(name)
+    micro = json.loads(manifest.read_text())["micro"]
+    return tflite, micro["probability_cutoff"], micro["sliding_window_size"]
 
 
 def exported_model(tflite: Path) -> tuple[Path, float, int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mww_trainer.errors import MwwError
-from mww_trainer.evaluation.detection import MAX_CUTOFF_U8, cutoff_to_u8
+from mww_trainer.evaluation.detection import cutoff_to_u8
 from mww_trainer.evaluation.sweep import OperatingPoint, Sweep
 from mww_trainer.fileio import atomic_write_text
 
@@ -85,7 +85,7 @@ def measure_levels(
 ) -> Sensitivity:
     """The three levels on `result` (a sweep of the exported model `model` at its window)."""
     default = result.at(default_cutoff)
-    slightly = _within(result, SLIGHTLY_FA_PER_HOUR, highest=True) or result.points[MAX_CUTOFF_U8]
+    slightly = _within(result, SLIGHTLY_FA_PER_HOUR, highest=True) or result.strictest()
     very = _within(result, VERY_FA_PER_HOUR, highest=False) or default
     slightly = max(slightly, default, key=lambda p: p.cutoff_u8)
     very = min(very, default, key=lambda p: p.cutoff_u8)
@@ -99,11 +99,8 @@ def measure_levels(
 
 def _within(result: Sweep, target: float, *, highest: bool) -> OperatingPoint | None:
     """Among cutoffs at or below `target` FA/h, those with the best recall: the highest or
-    the lowest of them (cutoff 0 fires on silence and is never offered, 255 cannot be written
-    in a manifest)."""
-    viable = [
-        p for p in result.points if p.fa_per_hour <= target and 0 < p.cutoff_u8 <= MAX_CUTOFF_U8
-    ]
+    the lowest of them, among the cutoffs a model may ship with."""
+    viable = [p for p in result.offerable() if p.fa_per_hour <= target]
     if not viable:
         return None
     best = max(p.recall for p in viable)

@@ -38,6 +38,14 @@ class Sweep:
     def at(self, cutoff: float) -> OperatingPoint:
         return self.points[cutoff_to_u8(cutoff)]
 
+    def offerable(self) -> list[OperatingPoint]:
+        """The cutoffs a model may ship with: 0 fires on silence, and above MAX_CUTOFF_U8 a
+        manifest cannot hold the cutoff (nor could the device fire)."""
+        return list(self.points[1 : MAX_CUTOFF_U8 + 1])
+
+    def strictest(self) -> OperatingPoint:
+        return self.points[MAX_CUTOFF_U8]
+
 
 def hours(outputs: list[np.ndarray]) -> float:
     return sum(len(o) for o in outputs) * SLICE_S / 3600.0
@@ -102,7 +110,7 @@ def recommend(result: Sweep, target_fa_per_hour: float) -> OperatingPoint:
     Every cutoff in that range scored the same on validation; the middle keeps a margin
     both ways, for quieter wake words and for louder false alarms than the ones measured.
     """
-    viable = [p for p in result.points if p.fa_per_hour <= target_fa_per_hour and p.cutoff_u8 > 0]
+    viable = [p for p in result.offerable() if p.fa_per_hour <= target_fa_per_hour]
     if not viable or max(p.recall for p in viable) == 0.0:
         return quietest_that_wakes(result)
     best = max(p.recall for p in viable)
@@ -128,9 +136,9 @@ def quietest_that_wakes(result: Sweep) -> OperatingPoint:
     that woke on nothing gets the highest cutoff a manifest can hold, and a recall of 0 for the
     verdict to report.
     """
-    waking = [p for p in result.points if p.recall > 0 and p.cutoff_u8 > 0]
+    waking = [p for p in result.offerable() if p.recall > 0]
     if not waking:
-        return result.points[MAX_CUTOFF_U8]
+        return result.strictest()
     best = min(waking, key=lambda p: (p.fa_per_hour, -p.recall))
     tied = [
         p.cutoff_u8 for p in waking if (p.fa_per_hour, p.recall) == (best.fa_per_hour, best.recall)
