@@ -44,6 +44,7 @@ SYNTH_FIELDS = {
     "positives": (0, 5000),
     "hard_negatives": (0, 5000),
     "ambient_minutes": (0, 240),
+    "recorded_minutes": (0, 600),
     "background": (0, 200),
     "rirs": (0, 200),
     "seed": (0, 2**31 - 1),
@@ -54,6 +55,7 @@ SYNTH_DEFAULTS = {
     "positives": 2000,
     "hard_negatives": 1000,
     "ambient_minutes": 120,
+    "recorded_minutes": 120,
     "background": 10,
     "rirs": 5,
 }
@@ -62,6 +64,7 @@ SYNTH_LABELS = {
     "positives": "Wake-word clips",
     "hard_negatives": "Sound-alikes",
     "ambient_minutes": "Other speech (minutes)",
+    "recorded_minutes": "People talking (minutes)",
     "background": "Noise files",
     "rirs": "Room impulses",
     "seed": "seed",
@@ -176,7 +179,7 @@ def synth_request(data: dict[str, Any]) -> dict[str, Any]:
         value = data.get(name)
         if value is None or value == "":
             value = 0
-        integral = name != "ambient_minutes"
+        integral = name not in ("ambient_minutes", "recorded_minutes")
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and integral:
             ok = float(value).is_integer()

@@ -30,12 +30,22 @@ from addon.samples import (
     open_checked_zip,
     prepare_clip,
 )
-from addon.store import LABELS, Job, NewSample, Project, ProjectLayout, Sample, Store
+from addon.store import (
+    LABELS,
+    RECORDED_SOURCE,
+    Job,
+    NewSample,
+    Project,
+    ProjectLayout,
+    Sample,
+    Store,
+)
 from addon.targets import Amounts, below_minimum, progress
 from mww_trainer.packs import PackCache
 
 _LOGGER = logging.getLogger(__name__)
 SYNTH_MANIFEST = "synth_manifest.json"  # mww_trainer.synth's MANIFEST_NAME (its import is heavy)
+HUMAN = "human"  # a manifest's engine for people's recordings (mww_trainer.synth.recorded)
 SYNTH_FOLDERS = {
     "positive": "positive",
     "hard_negative": "hard_negative",
@@ -227,8 +237,11 @@ class Library:
             new = []
             for label, folder in SYNTH_FOLDERS.items():
                 for path in sorted((out_dir / folder).rglob("*.wav")):
-                    voice = voices.get(path.relative_to(out_dir).as_posix())
-                    speaker = f"synth {voice}" if voice else "synthetic"
+                    voice, engine = voices.get(path.relative_to(out_dir).as_posix(), (None, None))
+                    if engine == HUMAN:  # people's recordings mww-synth joined: a person
+                        speaker, source = voice or "recorded", RECORDED_SOURCE
+                    else:
+                        speaker, source = (f"synth {voice}" if voice else "synthetic"), "synthetic"
                     clip = prepare_clip(path, label)
                     new.append(
                         file_clip(
@@ -236,7 +249,7 @@ class Library:
                             clip,
                             label=label,
                             speaker=speaker,
-                            source="synthetic",
+                            source=source,
                             user=job.created_by,
                         )
                     )
@@ -330,14 +343,14 @@ class Library:
         return project
 
 
-def _synth_voices(out_dir: Path) -> dict[str, str]:
-    """The espeak voice of each synthesised clip (its speaker), from the synth manifest."""
+def _synth_voices(out_dir: Path) -> dict[str, tuple[str, str | None]]:
+    """The voice (its speaker) and engine of each synthesised file, from the synth manifest."""
     try:
         manifest = json.loads((out_dir / SYNTH_MANIFEST).read_text("utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
     return {
-        entry["path"]: entry["voice"]
+        entry["path"]: (entry["voice"], entry.get("engine"))
         for entry in manifest.get("files", [])
         if isinstance(entry, dict) and entry.get("voice") and entry.get("path")
     }

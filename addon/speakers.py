@@ -26,7 +26,7 @@ from mww_trainer.job_specs import ClusterSpec, spec_to_dict
 
 UNLABELLED_SPEAKERS = ("", "upload", "unknown")
 GROUPED_LABELS = ("positive", "hard_negative")  # split by speaker in training
-KNOWN_SOURCES = ("browser", "satellite", "synthetic", "room")  # their speaker is known
+KNOWN_SOURCES = ("browser", "satellite", "synthetic", "room", "recorded")  # speaker known
 MAX_GROUPS = 50
 UNDO_FILE = "speaker_groups_undo.json"
 SPLIT_FILE = "split.json"  # mww_trainer.pipeline.SPLIT_FILE_NAME, in the processed folder

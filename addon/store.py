@@ -25,7 +25,10 @@ from mww_trainer.jobfiles import LABEL_DIRS, LABELS
 
 T = TypeVar("T")
 
-SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room")
+SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room", "recorded")
+# People talking whose recordings a Generate job added: voice prompts and game dialogue that
+# Debian packages install (mww_trainer/synth/recorded.py).
+RECORDED_SOURCE = "recorded"
 JOB_KINDS = tuple(str(kind) for kind in JobKind)
 MODEL_KINDS = ("train", "tune")  # jobs whose result is a model (download, try, install)
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")

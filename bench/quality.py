@@ -132,12 +132,14 @@ def synth(out: Path, **options) -> float:
     from mww_trainer.synth import SynthOptions, synthesize_dataset
 
     started = time.monotonic()
+    options.setdefault("recorded_minutes", 0)  # people's recordings only where asked for
     synthesize_dataset(SynthOptions(out_dir=out, force=True, **options))
     return time.monotonic() - started
 
 
 def pool(args) -> tuple[Path, list[Path]]:
-    """Wake words and hard negatives by every engine; ambient talk one family per folder."""
+    """Wake words and hard negatives by every engine; ambient talk one family per folder;
+    people's recordings (mww-synth's recorded talk) in a folder of their own."""
     from mww_trainer.synth.engines import FAMILIES
 
     root = Path(args.work) / args.slug / "pool"
@@ -167,6 +169,19 @@ def pool(args) -> tuple[Path, list[Path]]:
             seed=10 + index,
             **common,
         )
+    if args.people_minutes > 0:
+        talk.append(root / f"people-{args.people_minutes:g}min")
+        synth(
+            talk[-1],
+            positives=0,
+            hard_negatives=0,
+            ambient_minutes=0,
+            recorded_minutes=args.people_minutes,
+            background=0,
+            rirs=0,
+            seed=20,
+            **common,
+        )
     return root / "clips", talk
 
 
@@ -179,7 +194,9 @@ def fold_dataset(clips: Path, talk: list[Path], held: tuple[str, ...], out: Path
     if (out / "synth_manifest.json").is_file():
         return out
     files = []
-    sources = [(clips, "")] + [(t, t.name.removeprefix("talk-")) for t in talk]
+    sources = [(clips, "")] + [
+        (t, t.name.removeprefix("talk-") if t.name.startswith("talk-") else "") for t in talk
+    ]
     for source, family in sources:
         if family in held:
             continue
@@ -326,7 +343,8 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
     work.mkdir(parents=True, exist_ok=True)
     if not args.reference_only:
         clips, talk = pool(args)
-        without = Path(args.work) / args.slug / f"train-without-{fold}"
+        people = f"-people{args.people_minutes:g}" if args.people_minutes > 0 else ""
+        without = Path(args.work) / args.slug / f"train-without-{fold}{people}"
         data = fold_dataset(clips, talk, held, without)
     test = Path(args.work) / args.slug / f"test-{fold}"
     common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
@@ -442,6 +460,12 @@ def main() -> None:
         help="a Speech Commands word said by real people (stop, left...): with --phrase the "
         "same word, recall on the held-out people's takes; their takes are never negatives",
     )
+    parser.add_argument(
+        "--recorded-minutes",
+        type=float,
+        help="minutes of people's recordings mww-synth adds to the training talk (its "
+        "default: as many as --ambient-minutes; 0: none); the test's people are others",
+    )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(
         "--set",
@@ -452,6 +476,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.slug = "_".join(args.phrase.lower().split())
+    minutes = args.recorded_minutes
+    args.people_minutes = args.ambient_minutes if minutes is None else minutes
     if args.reference_only and not args.reference:
         parser.error("--reference-only needs --reference")
     folds = args.fold or ["pico", "festival+flite", "piper"]

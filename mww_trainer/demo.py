@@ -121,6 +121,7 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
         # held-out clips.
         engines=("espeak",),
         timbre_fraction=0.0,
+        recorded_minutes=0,  # the same demo on every machine, whatever it has installed
     )
     synthesize_dataset(
         synth,

@@ -23,12 +23,17 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# More speech engines for mww-synth, and game music for its backgrounds (each one missing is
-# skipped with a note, so these are optional). MBROLA's voices are in Debian's contrib
-# section, SVOX pico in non-free.
+# More speech engines for mww-synth, game music for its backgrounds, and people talking for
+# its negatives: Asterisk's voice prompts (with their transcripts) and two games' dialogue
+# (each one missing is skipped with a note, so these are optional). MBROLA's voices are in
+# Debian's contrib section, SVOX pico in non-free.
 SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
   festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils
-  drascula-music)
+  drascula-music
+  asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es
+  asterisk-core-sounds-es-g722 asterisk-core-sounds-fr asterisk-core-sounds-fr-g722
+  asterisk-core-sounds-it asterisk-core-sounds-it-g722 asterisk-core-sounds-ru
+  asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl hedgewars-data)
 CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
 missing=()
 for pkg in "${SPEECH_PACKAGES[@]}"; do

@@ -7,7 +7,7 @@ import { FLAG_TEXT, LABEL_NAMES, h, seconds, select, toast } from './dom.js';
 import { countsTable } from './counts.js';
 
 const PAGE = 50;
-const SOURCES = ['browser', 'upload', 'synthetic', 'satellite', 'import', 'room'];
+const SOURCES = ['browser', 'upload', 'synthetic', 'satellite', 'import', 'room', 'recorded'];
 const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? '' : 's'}`;
 
 export function samplesTab(ctx) {

@@ -92,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="never these engine families, e.g. pico,piper to hold them out for a test set",
     )
+    add(
+        "--recorded-minutes",
+        type=float,
+        help="minutes of people talking, recorded, in negative/people-<speaker>: the voice "
+        "prompts and game dialogue Debian packages install (asterisk-core-sounds-*-g722, "
+        "fillets-ng-data-cs/-nl, hedgewars-data); real voices keep the model quiet around "
+        "people (default: as many as --ambient-minutes; 0 leaves them out)",
+    )
+    add(
+        "--recordings-root",
+        type=Path,
+        help="where those packages are installed (default /; or a folder their .deb files "
+        "were unpacked into with dpkg -x)",
+    )
     add("--workers", type=int, help="parallel speech workers (default: the CPU count)")
     add(
         "--voices-split",
@@ -182,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         if result.engines:
             per_engine = ", ".join(f"{family} {n}" for family, n in result.engines.items())
             print(f"clips per engine: {per_engine}")
+        if result.people.get("minutes"):
+            people = result.people
+            print(
+                f"people talking (recorded): {people['minutes']:.1f} min by "
+                f"{people['speakers']} speaker{'s' if people['speakers'] != 1 else ''} "
+                f"({', '.join(people['packages'])})"
+            )
         return EXIT_OK
 
     return run_command(body)

@@ -6,6 +6,8 @@
                                        piper-<model>[-<speaker id>]
     hard_negative/<speaker>/hneg_00000.wav   phonetic neighbours of the phrase, same folders
     negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
+    negative/people-<speaker>/talk_0000.wav   people talking: recordings Debian packages
+                                       install, joined per speaker (see synth/recorded.py)
     background/noise_0000_<kind>.wav   white, pink, brown, babble, hum
     background/music_0005.wav          excerpts of game music, when a package of it is installed
                                        (the sixth kind then; see synth/music.py)
@@ -42,17 +44,24 @@ import soundfile
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
-from mww_trainer.synth import espeak, music, phrases, timbre
+from mww_trainer.synth import espeak, music, phrases, recorded, timbre
 from mww_trainer.synth.cast import AnySpeaker, Cast, find_cast
 from mww_trainer.synth.engines import FAMILIES
 from mww_trainer.synth.noise import to_pcm16
 from mww_trainer.synth.options import SynthOptions
-from mww_trainer.synth.render import BACKGROUND_KINDS, MUSIC, Job, RenderContext, render
+from mww_trainer.synth.render import (
+    BACKGROUND_KINDS,
+    MUSIC,
+    RECORDED,
+    Job,
+    RenderContext,
+    render,
+)
 
 MANIFEST_NAME = "synth_manifest.json"
 MANIFEST_VERSION = 1
 ROLES = ("positive", "hard_negative", "negative", "background", "rir")
-_ROLE_STREAM = {role: i + 1 for i, role in enumerate(ROLES)}
+_ROLE_STREAM = {role: i + 1 for i, role in enumerate((*ROLES, RECORDED))}
 _PLAN_STREAM = 0
 ProgressCallback = Callable[[int, int], None]
 NoteCallback = Callable[[str], None]
@@ -68,6 +77,7 @@ class SynthResult:
     elapsed_s: float
     engines: Mapping[str, int] = field(default_factory=dict)  # clips per family that spoke
     notes: tuple[str, ...] = ()  # engines skipped, and the package that brings each
+    people: Mapping[str, Any] = field(default_factory=dict)  # people_record: recorded talk
 
 
 def _seed(base: int, role: str, index: int) -> int:
@@ -124,7 +134,12 @@ def _clip_speakers(
 
 
 def plan_jobs(
-    opts: SynthOptions, cast: Cast | None, neighbours: list[str], *, with_music: bool = False
+    opts: SynthOptions,
+    cast: Cast | None,
+    neighbours: list[str],
+    *,
+    with_music: bool = False,
+    people: recorded.Found | None = None,
 ) -> list[Job]:
     """Every file to write, in manifest order, each with its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
@@ -140,6 +155,14 @@ def plan_jobs(
     for i, duration_s in enumerate(_ambient_durations(opts, rng)):
         path = f"negative/speech/ambient_{i:04d}.wav"
         jobs.append(Job("negative", path, _seed(opts.seed, "negative", i), duration_s=duration_s))
+    if people is not None and opts.people_minutes > 0:
+        talk = recorded.plan_talk(
+            people, opts.people_minutes, opts.ambient_file_s, opts.ambient_gap_s, rng
+        )
+        for i, parts in enumerate(talk):
+            path = f"negative/people-{parts[0].speaker}/talk_{i:04d}.wav"
+            seed = _seed(opts.seed, RECORDED, i)
+            jobs.append(Job("negative", path, seed, kind=RECORDED, recordings=parts))
     kinds = BACKGROUND_KINDS + ((MUSIC,) if with_music else ())
     for i in range(opts.background):
         kind = kinds[i % len(kinds)]
@@ -188,6 +211,15 @@ def _music(opts: SynthOptions) -> tuple[tuple[music.Track, ...], list[str]]:
     if tracks:
         return tracks, []
     return (), [f"music: skipped (no game music installed); it comes with {music.INSTALL_HINT}"]
+
+
+def _people(opts: SynthOptions) -> tuple[recorded.Found | None, list[str]]:
+    """People's recordings installed on this machine, when any are asked for."""
+    if opts.people_minutes <= 0:
+        return None, []
+    found = recorded.find_recordings(opts.phrase, opts.recordings_root)
+    note = found.note()
+    return (found if found.recordings else None), [note] if note else []
 
 
 def _context(opts: SynthOptions) -> tuple[RenderContext, list[str], tuple[str, ...]]:
@@ -277,6 +309,16 @@ def clips_per_engine(entries: list[dict[str, Any]]) -> dict[str, int]:
     return {family: spoken[family] for family in FAMILIES if spoken[family]}
 
 
+def people_record(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """How much recorded people's talk the dataset holds: minutes, speakers, packages."""
+    talk = [e for e in entries if e.get("engine") == recorded.HUMAN]
+    return {
+        "minutes": round(sum(e["duration_s"] for e in talk) / 60, 2),
+        "speakers": len({e["voice"] for e in talk}),
+        "packages": sorted({e["package"] for e in talk}),
+    }
+
+
 def _engines_record(cast: Cast | None, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """{family: {"voices": n, "clips": n, "sentences": n, ...}} of every family that spoke."""
     if cast is None:
@@ -302,6 +344,7 @@ def _write_manifest(opts: SynthOptions, cast: Cast | None, entries: list[dict]) 
         "engines": _engines_record(cast, entries),
         "engines_skipped": list(cast.notes) if cast else [],
         "music": sorted({e["track"].split("/")[0] for e in entries if "track" in e}),
+        "people": people_record(entries),
         "options": _options_record(opts),
         "files": entries,
     }
@@ -325,7 +368,11 @@ def synthesize_dataset(
     cast = ctx.cast
     for note in notes if on_note else ():
         on_note(note)  # type: ignore[misc]
-    jobs = plan_jobs(options, cast, neighbours, with_music=bool(ctx.music))
+    people, people_notes = _people(options)
+    notes = (*notes, *people_notes)
+    for note in people_notes if on_note else ():
+        on_note(note)  # type: ignore[misc]
+    jobs = plan_jobs(options, cast, neighbours, with_music=bool(ctx.music), people=people)
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
     with ExitStack() as stack:
@@ -344,4 +391,5 @@ def synthesize_dataset(
         elapsed_s=time.monotonic() - started,
         engines=clips_per_engine(entries),
         notes=notes,
+        people=people_record(entries),
     )

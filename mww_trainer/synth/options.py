@@ -23,6 +23,13 @@ class SynthOptions:
     positives: int = 500
     hard_negatives: int = 250
     ambient_minutes: float = 10.0
+    # Minutes of people talking, recorded (Debian packages of voice prompts and game
+    # dialogue, see synth/recorded.py), in negative/people-<speaker>/; None: as many minutes
+    # as ambient_minutes, so real voices weigh as much as synthetic talk.
+    recorded_minutes: float | None = None
+    # Where those packages are installed: / on Debian; a folder the .deb files were unpacked
+    # into (dpkg -x) elsewhere.
+    recordings_root: Path = Path("/")
     background: int = 10
     rirs: int = 5
     seed: int = 0
@@ -67,6 +74,9 @@ class SynthOptions:
         if self.workers is not None:
             _check("workers", self.workers, self.workers >= 1, "a positive integer")
         _check("ambient_minutes", self.ambient_minutes, self.ambient_minutes >= 0, "minutes >= 0")
+        if self.recorded_minutes is not None:
+            minutes = self.recorded_minutes
+            _check("recorded_minutes", minutes, minutes >= 0, "minutes >= 0")
         _check("clip_duration_s", self.clip_duration_s, 0.5 <= self.clip_duration_s <= 10, "0.5-10")
         _check(
             "background_duration_s",
@@ -81,6 +91,7 @@ class SynthOptions:
             "/".join(VOICE_SPLITS),
         )
         _check("rooms", self.rooms, self.rooms in ROOMS, "/".join(ROOMS))
+        object.__setattr__(self, "recordings_root", Path(self.recordings_root))
         if isinstance(self.piper_voices, str):  # from a job's JSON
             object.__setattr__(self, "piper_voices", Path(self.piper_voices))
         packs = self.voice_pack_dirs
@@ -91,6 +102,11 @@ class SynthOptions:
             value = getattr(self, name)
             _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
         self._check_ranges()
+
+    @property
+    def people_minutes(self) -> float:
+        """Minutes of recorded people talking asked for."""
+        return self.ambient_minutes if self.recorded_minutes is None else self.recorded_minutes
 
     def _check_engines(self) -> None:
         for name in ("engines", "exclude_engines"):

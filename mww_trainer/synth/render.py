@@ -15,7 +15,7 @@ import numpy as np
 
 from mww_trainer import constants
 from mww_trainer.errors import ConfigError, MwwError
-from mww_trainer.synth import music, noise
+from mww_trainer.synth import music, noise, recorded
 from mww_trainer.synth.cast import AnySpeaker, Cast
 from mww_trainer.synth.engines import EngineSpeaker, Prosody, random_tract, shift_tract
 from mww_trainer.synth.espeak import Speaker, speak, trim_silence
@@ -28,6 +28,7 @@ RATE_HZ = constants.SAMPLE_RATE_HZ
 MAX_SPEED_WPM = 450
 BACKGROUND_KINDS = ("white", "pink", "brown", "babble", "hum")
 MUSIC = "music"  # a background kind, and what may lie under ambient talk, when music is installed
+RECORDED = "recorded"  # a negative's kind: people's recordings joined (synth/recorded.py)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Job:
     speaker: AnySpeaker | None = None
     kind: str = ""  # background kind
     duration_s: float = 0.0  # ambient and background length
+    recordings: tuple[recorded.Recording, ...] = ()  # a RECORDED negative's recordings
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class DerivedVoiceFailed(MwwError):
 
 def render(job: Job, ctx: RenderContext) -> Rendered:
     """The float32 16 kHz audio of ``job`` and what the manifest records about it."""
+    if job.kind == RECORDED:
+        return recorded.render_talk(
+            job.recordings, ctx.options.ambient_gap_s, np.random.default_rng(job.seed)
+        )
     renderers = {
         "positive": render_clip,
         "hard_negative": render_clip,

@@ -107,6 +107,7 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
             ("#syn-positives", "30"),
             ("#syn-hard", "20"),
             ("#syn-ambient", "2"),
+            ("#syn-recorded", "0.5"),
             ("#syn-background", "3"),
             ("#syn-rirs", "2"),
         ):

@@ -258,3 +258,46 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status").read_text()
     return "State:\tZ" not in status
+
+
+async def test_people_talking_from_a_generate_job_are_filed_as_people(aiohttp_client, tmp_path):
+    """mww-synth's recorded talk (engine "human") becomes samples of source "recorded", filed
+    under the person, which training takes for people talking; the rest stays synthetic."""
+    import numpy as np
+    import soundfile as sf
+
+    from addon.keys import LIBRARY, STORE
+    from mww_trainer.data.ingest.origin import origin_of
+
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    client = await aiohttp_client(app)
+    await client.post("/api/projects", json={"phrase": "hey computer"})
+    library, store = app[LIBRARY], app[STORE]
+    project = await library.project("hey_computer")
+    job = await store.create_job(project.id, "synth", {}, None)
+    out = library.layout(project).job_dir(job.id) / "synth"
+    entries = [
+        {"path": "negative/people-asterisk-allison/talk_0000.wav", "role": "negative"}
+        | {"voice": "asterisk-allison", "engine": "human"},
+        {"path": "negative/speech/ambient_0000.wav", "role": "negative", "voice": None},
+        {"path": "positive/espeak-en+m3/pos_00000.wav", "role": "positive"}
+        | {"voice": "espeak-en+m3", "engine": "espeak"},
+    ]
+    rng = np.random.default_rng(0)
+    for entry in entries:
+        path = out / entry["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        seconds = 1.2 if entry["role"] == "positive" else 6.0
+        sf.write(path, rng.normal(0, 0.1, int(16000 * seconds)), 16000, subtype="PCM_16")
+    (out / "synth_manifest.json").write_text(json.dumps({"files": entries}))
+
+    filed = await library.file_synthesised(job, {})
+    assert filed["filed"] == 3
+    samples = (await (await client.get("/api/projects/hey_computer/samples")).json())["samples"]
+    by_source = {s["source"]: s for s in samples if s["label"] == "negative"}
+    person = by_source["recorded"]
+    assert person["speaker"] == "asterisk-allison"
+    assert origin_of(person["path"]).human  # what ingest will make of its folder and name
+    assert not origin_of(by_source["synthetic"]["path"]).human
+    positive = next(s for s in samples if s["label"] == "positive")
+    assert positive["source"] == "synthetic" and positive["speaker"] == "synth espeak-en+m3"

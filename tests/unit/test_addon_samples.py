@@ -148,10 +148,14 @@ def test_synth_requests_are_bounded():
         "positives": 30,
         "hard_negatives": 0,
         "ambient_minutes": 2.5,
+        "recorded_minutes": 0.0,  # left out: none, never the library's default
         "background": 0,
         "rirs": 0,
         "seed": 0,
     }
+    assert synth_request({"recorded_minutes": 1.5})["recorded_minutes"] == 1.5
+    with pytest.raises(UserError, match=r"People talking \(minutes\): 601 is not allowed"):
+        synth_request({"recorded_minutes": 601})
     with pytest.raises(UserError, match="Wake-word clips: -1 is not allowed"):
         synth_request({"positives": -1})
     with pytest.raises(UserError, match="nothing to generate"):

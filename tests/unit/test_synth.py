@@ -41,6 +41,7 @@ def small_options(out_dir: Path, **changes) -> SynthOptions:
         positives=4,
         hard_negatives=4,
         ambient_minutes=0.1,
+        recorded_minutes=0,  # people's recordings: tests/unit/test_synth_recorded.py
         ambient_file_s=(3.0, 4.0),
         background=4,  # white, pink, brown, babble
         background_duration_s=2.0,

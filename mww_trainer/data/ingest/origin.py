@@ -47,6 +47,8 @@ def family_of_engine(engine: Any) -> str:
     """A manifest's engine record (a name, or a dict with "engine") as a family."""
     name = engine.get("engine") if isinstance(engine, dict) else engine
     name = str(name or "").lower()
+    if name == HUMAN:  # people's recordings mww-synth joined (synth/recorded.py)
+        return HUMAN
     for family in ENGINE_FAMILIES:
         if name == family or name.startswith(f"{family}-") or name.startswith(f"{family}_"):
             return family

@@ -1,0 +1,288 @@
+"""People talking, recorded: voice prompts and game dialogue that Debian packages install.
+
+Synthetic talk in the negatives teaches a model to reject synthetic voices, so every real
+voice then sounds like the wake word (hundreds of false wakes an hour around people). Only
+people talking teach it to stay quiet around people. These packages hold hours of real voices
+that need no network: Asterisk's voice prompts (read by five people in five languages) and the
+spoken dialogue of two games (Fish Fillets NG in Czech and Dutch, Hedgewars' English voices).
+mww-synth joins a speaker's recordings into stretches of talk in ``negative/people-<speaker>/``
+and records them as spoken by a person, so training treats them as people talking.
+
+The language does not matter much here: what the model must learn is that a human voice
+saying anything else is not the wake word. Recordings are listed in sorted order and drawn
+with the job's seed, so one installation always gives the same files for the same seed.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from mww_trainer import constants
+from mww_trainer.errors import MwwError
+from mww_trainer.synth.engines import to_16k
+from mww_trainer.synth.phrases import compact
+
+HUMAN = "human"  # the engine a manifest records for people's recordings (ingest/origin.py)
+G722_RATE_HZ = 16000  # G.722 at 64 kbit/s: 8000 bytes a second, two samples a byte
+_MIN_RECORDING_S = 0.3
+
+
+# en_US_f_Allison: language, region, gender, name; not the en and en_US links beside it
+_ASTERISK_SPEAKERS = "{lang}_*_*_*"
+
+
+def _asterisk_speaker(path: Path) -> str:
+    # en_US_f_Allison/vm-deleted.g722 and es_MX_f_Allison/... are one person
+    folder = next(p for p in path.parents if p.parent.name == "sounds")
+    return "asterisk-" + folder.name.rsplit("_", 1)[-1].lower()
+
+
+def _fillets_speaker(path: Path) -> str:
+    # sound/<level>/<lang>/<level>-<character>-<line>.ogg: the big fish (v), the small fish
+    # (m), and the other characters, each voiced by one actor per language
+    parts = path.stem.split("-")
+    character = parts[1] if len(parts) > 2 and parts[1] in ("v", "m") else "others"
+    return f"fillets-{path.parent.name}-{character}"
+
+
+def _hedgewars_speaker(path: Path) -> str:
+    return "hedgewars-" + path.parent.name.lower().replace("_", "-")
+
+
+def _no_texts(_root: Path) -> dict[Path, str]:
+    return {}
+
+
+def _hedgewars_texts(folder: Path) -> dict[Path, str]:
+    return {path: path.stem for path in folder.glob("*/*.ogg")}  # "Takecover.ogg"
+
+
+def _asterisk_texts(lang: str) -> Callable[[Path], dict[Path, str]]:
+    """What each prompt says, from the transcript the package's -en/-fr... sibling installs
+    ("agent-loginok: Agent logged in."); none when it is absent (docs left out of an image)."""
+
+    def texts(folder: Path) -> dict[Path, str]:
+        # /usr/share/asterisk/sounds -> /usr/share/doc/asterisk-core-sounds-<lang>
+        doc = folder.parents[1] / "doc" / f"asterisk-core-sounds-{lang}"
+        speakers = sorted(folder.glob(_ASTERISK_SPEAKERS.format(lang=lang)))
+        out = {}
+        for name in (f"core-sounds-{lang}.txt.gz", f"core-sounds-{lang}.txt"):
+            try:
+                raw = (doc / name).read_bytes()
+            except OSError:
+                continue
+            text = gzip.decompress(raw) if name.endswith(".gz") else raw
+            for line in text.decode("utf-8", "replace").splitlines():
+                key, sep, said = line.partition(":")
+                if sep and not key.startswith(";"):
+                    for speaker in speakers:
+                        out[speaker / f"{key.strip()}.g722"] = said
+            break
+        return out
+
+    return texts
+
+
+@dataclass(frozen=True)
+class Source:
+    """Recordings one Debian package installs, and who speaks in each file."""
+
+    package: str
+    folder: str  # absolute, under the root
+    pattern: str  # glob under the folder
+    licence: str
+    speaker: Callable[[Path], str]
+    exclude: tuple[str, ...] = ()  # speakers that are not plainly a person
+    # What each file says, where known: a recording that says the wake word is left out.
+    texts: Callable[[Path], dict[Path, str]] = _no_texts
+
+
+SOURCES = (
+    *(
+        Source(
+            f"asterisk-core-sounds-{lang}-g722",
+            "/usr/share/asterisk/sounds",
+            _ASTERISK_SPEAKERS.format(lang=lang) + "/**/*.g722",
+            "CC BY-SA 3.0 (Digium, Inc.)",
+            _asterisk_speaker,
+            texts=_asterisk_texts(lang),
+        )
+        for lang in ("en", "es", "fr", "it", "ru")
+    ),
+    *(
+        Source(
+            f"fillets-ng-data-{lang}",
+            "/usr/share/games/fillets-ng/sound",
+            f"*/{lang}/*.ogg",
+            "GPL-2+ (Fish Fillets NG)",
+            _fillets_speaker,
+        )
+        for lang in ("cs", "nl")
+    ),
+    Source(
+        "hedgewars-data",
+        "/usr/share/games/hedgewars/Data/Sounds/voices",
+        "*/*.ogg",
+        "GPL-2 (Hedgewars)",
+        _hedgewars_speaker,
+        exclude=("hedgewars-robot",),
+        texts=_hedgewars_texts,
+    ),
+)
+INSTALL_HINT = "the Debian packages " + ", ".join(s.package for s in SOURCES)
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: Path
+    speaker: str
+    package: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Found:
+    recordings: tuple[Recording, ...]
+    missing: tuple[str, ...]  # packages of SOURCES with nothing installed
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.recordings)
+
+    def note(self) -> str | None:
+        """One line on what is missing (None when every source is installed)."""
+        if not self.recordings:
+            return f"recorded people: skipped (none installed); they come with {INSTALL_HINT}"
+        if self.missing:
+            return "recorded people: not installed: " + ", ".join(self.missing)
+        return None
+
+
+def _seconds(path: Path) -> float:
+    if path.suffix == ".g722":
+        return path.stat().st_size * 2 / G722_RATE_HZ
+    info = soundfile.info(path)
+    return info.frames / info.samplerate
+
+
+def find_recordings(
+    phrase: str, root: Path = Path("/"), sources: Sequence[Source] = SOURCES
+) -> Found:
+    """Every readable recording the installed packages hold, sorted by path, but those known
+    to say ``phrase``."""
+    found, missing = [], []
+    needle = compact(phrase)
+    for source in sources:
+        folder = root / source.folder.lstrip("/")
+        if source.pattern.endswith(".g722") and not g722_available():
+            missing.append(f"{source.package} (needs the G722 Python package)")
+            continue
+        paths = sorted(folder.glob(source.pattern)) if folder.is_dir() else []
+        texts = source.texts(folder) if paths else {}
+        before = len(found)
+        for path in paths:
+            speaker = source.speaker(path)
+            if speaker in source.exclude or (needle and needle in compact(texts.get(path, ""))):
+                continue
+            try:
+                seconds = _seconds(path)
+            except (OSError, soundfile.LibsndfileError):
+                continue  # a damaged file is simply not used
+            if seconds >= _MIN_RECORDING_S:
+                found.append(Recording(path, speaker, source.package, seconds))
+        if len(found) == before:
+            missing.append(source.package)
+    return Found(tuple(found), tuple(missing))
+
+
+def plan_talk(
+    found: Found,
+    minutes: float,
+    file_s: tuple[float, float],
+    gap_s: tuple[float, float],
+    rng: np.random.Generator,
+) -> list[tuple[Recording, ...]]:
+    """Files of one speaker's recordings each, about ``file_s`` long, ``minutes`` in all
+    (counting the pauses of ``gap_s`` that render_talk puts between recordings).
+
+    Speakers take turns (each file goes to the speaker with the least talk so far), so a few
+    prolific voices cannot fill the budget; a speaker whose recordings run out drops out.
+    """
+    by_speaker: dict[str, list[Recording]] = {}
+    for rec in found.recordings:
+        by_speaker.setdefault(rec.speaker, []).append(rec)
+    queues = {s: [recs[i] for i in rng.permutation(len(recs))] for s, recs in by_speaker.items()}
+    spoken = dict.fromkeys(sorted(queues), 0.0)
+    budget, files = minutes * 60.0, []
+    pause = (gap_s[0] + gap_s[1]) / 2
+    while budget > 0 and spoken:
+        speaker = min(spoken, key=lambda s: (spoken[s], s))
+        target = min(float(rng.uniform(*file_s)), max(budget, _MIN_RECORDING_S))
+        parts, length = [], 0.0
+        queue = queues[speaker]
+        while queue and length < target:
+            parts.append(queue.pop())
+            length += parts[-1].seconds + (pause if len(parts) > 1 else 0.0)
+        if not queue:
+            del spoken[speaker]
+        else:
+            spoken[speaker] += length
+        if parts:
+            files.append(tuple(parts))
+            budget -= length
+    return files
+
+
+def read_recording(rec: Recording) -> np.ndarray:
+    """One recording as float32 16 kHz mono."""
+    try:
+        if rec.path.suffix == ".g722":
+            return _decode_g722(rec.path.read_bytes())
+        audio, rate_hz = soundfile.read(rec.path, dtype="float32", always_2d=True)
+    except (OSError, soundfile.LibsndfileError) as exc:
+        raise MwwError(f"cannot read the recording {rec.path}: {exc}") from exc
+    return to_16k(audio.mean(axis=1), rate_hz)
+
+
+def _decode_g722(data: bytes) -> np.ndarray:
+    try:
+        import G722  # a small C decoder from PyPI; only these prompts need it
+    except ImportError as exc:
+        raise MwwError("the G722 package is needed to read Asterisk's .g722 prompts") from exc
+    pcm = np.asarray(G722.G722(G722_RATE_HZ, 64000).decode(data), dtype=np.float32)
+    return pcm / 32768.0
+
+
+def g722_available() -> bool:
+    try:
+        import G722  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def render_talk(
+    parts: Sequence[Recording], gap_s: tuple[float, float], rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    """The recordings one after another with short pauses, at one level for the file."""
+    pieces = []
+    for rec in parts:
+        audio = read_recording(rec)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        pieces.append(audio / peak if peak > 0 else audio)
+        pieces.append(np.zeros(int(rng.uniform(*gap_s) * constants.SAMPLE_RATE_HZ), np.float32))
+    audio = np.concatenate(pieces[:-1]) if pieces else np.zeros(0, np.float32)
+    audio *= 10 ** (rng.uniform(-20.0, -3.0) / 20)
+    meta = {
+        "engine": HUMAN,
+        "voice": parts[0].speaker,
+        "package": parts[0].package,
+        "recordings": [str(rec.path) for rec in parts],
+    }
+    return audio.astype(np.float32), meta

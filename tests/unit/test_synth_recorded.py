@@ -1,0 +1,210 @@
+"""People's recordings from Debian packages as talk in the negatives (synth/recorded.py).
+
+The packages are laid out under a folder of the test's own (``recordings_root``) with audio
+it makes: Asterisk prompts in G.722, game dialogue in Ogg Vorbis, and the transcript that
+tells what each prompt says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mww_trainer.data.ingest import Role
+from mww_trainer.data.ingest.origin import HUMAN, origin_of, read_manifest
+from mww_trainer.synth import SynthOptions, recorded, synthesize_dataset
+from tests.unit.test_voice_origin import run, synth_dataset
+
+RATE = 16000
+G722 = pytest.importorskip("G722", reason="the G722 package reads Asterisk's prompts")
+
+
+def voice(seconds: float, hz: float, seed: int) -> np.ndarray:
+    """A voiced sound: a tone with harmonics, a syllable rhythm and a little noise."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    rng = np.random.default_rng(seed)
+    tone = sum(np.sin(2 * np.pi * hz * k * t) / k for k in (1, 2, 3))
+    rhythm = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    return (0.3 * tone * rhythm + 0.01 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def write_g722(path: Path, audio: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pcm = (audio * 32767).astype(np.int16)
+    path.write_bytes(bytes(G722.G722(RATE, 64000).encode(pcm)))
+
+
+def write_ogg(path: Path, audio: np.ndarray, rate: int = 22050) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t_out = np.arange(int(audio.size * rate / RATE)) / rate
+    resampled = np.interp(t_out, np.arange(audio.size) / RATE, audio)
+    sf.write(path, np.stack([resampled, resampled], axis=1), rate, format="OGG", subtype="VORBIS")
+
+
+def install(root: Path) -> Path:
+    """Asterisk's Allison in English and Spanish (one person), June in French; two fish and
+    a crab in Czech; two Hedgewars voices and the robot, which is not a person."""
+    sounds = root / "usr/share/asterisk/sounds"
+    for i in range(6):
+        write_g722(sounds / "en_US_f_Allison" / f"prompt-{i}.g722", voice(2.0, 180, i))
+    write_g722(sounds / "en_US_f_Allison" / "digits" / "1.g722", voice(1.0, 180, 50))
+    write_g722(sounds / "es_MX_f_Allison" / "adios.g722", voice(1.5, 180, 51))
+    write_g722(sounds / "fr_CA_f_June" / "bonjour.g722", voice(2.5, 210, 52))
+    (sounds / "en_US").symlink_to(sounds / "en_US_f_Allison")  # as the -en package links it
+    doc = root / "usr/share/doc/asterisk-core-sounds-en"
+    doc.mkdir(parents=True)
+    said = [f"prompt-{i}: Please hold the line." for i in range(6)]
+    said[3] = "prompt-3: Say hey computer to start."
+    (doc / "core-sounds-en.txt").write_text("; Core sounds\n\n" + "\n".join(said) + "\n")
+    fillets = root / "usr/share/games/fillets-ng/sound"
+    for i in range(4):
+        write_ogg(fillets / "reef" / "cs" / f"reef-v-line{i}.ogg", voice(3.0, 110, 60 + i))
+        write_ogg(fillets / "reef" / "cs" / f"reef-m-line{i}.ogg", voice(3.0, 260, 70 + i))
+    write_ogg(fillets / "reef" / "cs" / "reef-krab-hello.ogg", voice(2.0, 150, 80))
+    voices = root / "usr/share/games/hedgewars/Data/Sounds/voices"
+    for name, hz in (("Pirate", 140), ("Default_uk", 200), ("Robot", 300)):
+        write_ogg(voices / name / "Takecover.ogg", voice(1.0, hz, 90), rate=44100)
+        write_ogg(voices / name / "Heycomputer.ogg", voice(1.0, hz, 91), rate=44100)
+    return root
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install(tmp_path_factory.mktemp("debian"))
+
+
+def test_each_person_is_found_once_and_what_says_the_wake_word_is_left_out(root: Path) -> None:
+    found = recorded.find_recordings("hey computer", root)
+    speakers = {r.speaker for r in found.recordings}
+    assert speakers == {
+        "asterisk-allison",  # her English and Spanish prompts: one person
+        "asterisk-june",
+        "fillets-cs-v",
+        "fillets-cs-m",
+        "fillets-cs-others",
+        "hedgewars-pirate",
+        "hedgewars-default-uk",
+    }  # not the robot
+    names = [r.path.name for r in found.recordings]
+    assert "prompt-3.g722" not in names  # its transcript says "hey computer"
+    assert "Heycomputer.ogg" not in names and names.count("Takecover.ogg") == 2
+    assert len(names) == len(set(r.path for r in found.recordings))  # not again via en_US
+    allison = [r for r in found.recordings if r.speaker == "asterisk-allison"]
+    assert len(allison) == 5 + 1 + 1 and sum(r.seconds for r in allison) == pytest.approx(12.5)
+    assert "asterisk-core-sounds-ru-g722" in found.missing
+    assert "fillets-ng-data-nl" in found.missing and "fillets-ng-data-cs" not in found.missing
+    assert found.note() is not None and "fillets-ng-data-nl" in found.note()
+    # Another phrase: the same prompt is talk like any other.
+    assert len(recorded.find_recordings("stop", root).recordings) == len(found.recordings) + 3
+
+
+def test_nothing_installed_is_one_line_naming_the_packages(tmp_path: Path) -> None:
+    found = recorded.find_recordings("hey computer", tmp_path)
+    assert not found.recordings
+    note = found.note()
+    assert note.startswith("recorded people: skipped (none installed)")
+    assert "asterisk-core-sounds-en-g722" in note and "hedgewars-data" in note
+
+
+def test_speakers_take_turns_and_the_minutes_hold(root: Path) -> None:
+    found = recorded.find_recordings("hey computer", root)
+    plan = recorded.plan_talk(found, 0.5, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
+    assert all(len({r.speaker for r in parts}) == 1 for parts in plan)  # one voice a file
+    spoken = sum(sum(r.seconds for r in parts) + 0.3 * (len(parts) - 1) for parts in plan)
+    assert 30.0 <= spoken <= 30.0 + 6.0 + 3.0  # half a minute, over by at most one file
+    first_round = [parts[0].speaker for parts in plan[:7]]
+    assert len(set(first_round)) == 7  # every person speaks before anyone speaks twice
+    again = recorded.plan_talk(found, 0.5, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
+    assert again == plan
+    everything = recorded.plan_talk(found, 60, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
+    used = [r for parts in everything for r in parts]
+    assert sorted(r.path for r in used) == sorted(r.path for r in found.recordings)  # once each
+
+
+def options(out_dir: Path, root: Path, **changes) -> SynthOptions:
+    base = SynthOptions(
+        phrase="hey computer",
+        out_dir=out_dir,
+        positives=0,
+        hard_negatives=0,
+        ambient_minutes=0.3,
+        ambient_file_s=(4.0, 8.0),
+        background=0,
+        rirs=0,
+        seed=4,
+        recordings_root=root,
+    )
+    return replace(base, **changes)
+
+
+def test_synth_writes_people_talking_as_people_by_default(tmp_path: Path, root: Path) -> None:
+    notes: list[str] = []
+    result = synthesize_dataset(options(tmp_path / "d", root), on_note=notes.append)
+    manifest = json.loads(result.manifest_path.read_text())
+    people = [e for e in manifest["files"] if e.get("engine") == HUMAN]
+    assert people and all(e["path"].startswith("negative/people-") for e in people)
+    assert all(e["path"].split("/")[1] == f"people-{e['voice']}" for e in people)
+    minutes = sum(e["duration_s"] for e in people) / 60
+    assert 0.3 <= minutes <= 0.3 + 8.0 / 60  # as many minutes as the synthetic talk
+    assert manifest["people"]["minutes"] == pytest.approx(minutes, abs=0.01)
+    assert result.people["speakers"] == len({e["voice"] for e in people}) == len(people)
+    assert any("not installed" in n and "asterisk-core-sounds-ru-g722" in n for n in notes)
+    for entry in people:
+        audio, rate = sf.read(tmp_path / "d" / entry["path"], dtype="float32")
+        assert rate == RATE and audio.ndim == 1
+        assert 0.05 < np.max(np.abs(audio)) < 0.75  # a level drawn for the file
+        assert not any("prompt-3" in path for path in entry["recordings"])
+    origins = read_manifest(tmp_path / "d")
+    assert {origin_of(e["path"], origins).family for e in people} == {HUMAN}
+    assert origin_of(people[0]["path"]).human  # the folder alone tells it too
+
+    again = synthesize_dataset(options(tmp_path / "e", root))
+    assert [e["path"] for e in json.loads(again.manifest_path.read_text())["files"]] == [
+        e["path"] for e in manifest["files"]
+    ]
+    none = synthesize_dataset(options(tmp_path / "f", root, recorded_minutes=0))
+    assert none.people["minutes"] == 0 and not list((tmp_path / "f" / "negative").glob("people-*"))
+    more = synthesize_dataset(options(tmp_path / "g", root, recorded_minutes=0.6))
+    assert more.people["minutes"] >= 0.6
+
+
+def test_training_counts_them_as_people_talking(tmp_path: Path, root: Path) -> None:
+    data = tmp_path / "dataset"
+    synth_dataset(data, ("espeak", "festival", "flite"), voices=1)
+    talk = synthesize_dataset(options(tmp_path / "talk", root, ambient_minutes=0))
+    assert talk.people["minutes"] == 0  # follows the synthetic talk's minutes: none
+    talk = synthesize_dataset(
+        options(tmp_path / "talk2", root, ambient_minutes=0, recorded_minutes=0.5)
+    )
+    manifest = json.loads(talk.manifest_path.read_text())
+    for entry in manifest["files"]:  # beside the dataset's own files, as one synth run
+        target = data / entry["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(tmp_path / "talk2" / entry["path"])
+    ours = json.loads((data / "synth_manifest.json").read_text())
+    ours["files"] += manifest["files"]
+    (data / "synth_manifest.json").write_text(json.dumps(ours))
+    dataset = run(data)
+    people = [c for c in dataset.select(Role.NEGATIVE) if "/people-" in c.relpath]
+    assert people and all(c.human for c in people)
+    assert not any("no real people talking" in w for w in dataset.voice_warnings())
+
+
+def test_mww_synth_says_how_much_people_talk(tmp_path: Path, root: Path, capsys) -> None:
+    from mww_trainer.cli.synth import main
+
+    argv = ["--phrase", "hey computer", "--out", str(tmp_path / "d"), "--positives", "0"]
+    argv += ["--hard-negatives", "0", "--ambient-minutes", "0", "--background", "0"]
+    argv += ["--rirs", "0", "--recorded-minutes", "0.2", "--recordings-root", str(root)]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    line = next(x for x in out.out.splitlines() if x.startswith("people talking (recorded)"))
+    assert re.fullmatch(r"people talking \(recorded\): 0\.\d min by 1 speaker \(\S+\)", line)
+    assert "not installed: " in out.err and "hedgewars-data" not in out.err
+    assert list((tmp_path / "d" / "negative").glob("people-*/talk_*.wav"))
