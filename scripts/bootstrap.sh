@@ -29,17 +29,23 @@ fi
 # Debian's contrib section, SVOX pico in non-free.
 SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
   festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils
-  drascula-music
-  asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es
+  drascula-music)
+# Data only: without their recommendations (the PBX and the games themselves).
+RECORDED_PACKAGES=(asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es
   asterisk-core-sounds-es-g722 asterisk-core-sounds-fr asterisk-core-sounds-fr-g722
   asterisk-core-sounds-it asterisk-core-sounds-it-g722 asterisk-core-sounds-ru
   asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl hedgewars-data)
 CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
 missing=()
+missing_recorded=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in "${SPEECH_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  installed "$pkg" || missing+=("$pkg")
 done
-if ((${#missing[@]})); then
+for pkg in "${RECORDED_PACKAGES[@]}"; do
+  installed "$pkg" || missing_recorded+=("$pkg")
+done
+if ((${#missing[@]} + ${#missing_recorded[@]})); then
   codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null)
   codename=${codename:-bookworm}
   if [ "$(id -u)" = 0 ]; then
@@ -51,13 +57,22 @@ if ((${#missing[@]})); then
         "$codename" "$codename" >"$CONTRIB_SOURCES"
       apt-get update -qq
     fi
-    echo "bootstrap: installing speech engines ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    if ((${#missing[@]})); then
+      echo "bootstrap: installing speech engines ${missing[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ((${#missing_recorded[@]})); then
+      echo "bootstrap: installing recordings of people talking ${missing_recorded[*]}"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing_recorded[@]}" >/dev/null
+    fi
   else
     echo "bootstrap: mww-synth can speak with more engines; as root, enable Debian's contrib and" >&2
     echo "  non-free sections (this line in /etc/apt/sources.list, then apt-get update):" >&2
     echo "  deb http://deb.debian.org/debian $codename contrib non-free" >&2
     echo "  and run: apt-get install -y ${missing[*]}" >&2
+    echo "  and, for people talking in the negatives:" >&2
+    echo "  apt-get install -y --no-install-recommends ${missing_recorded[*]}" >&2
   fi
 fi
 
