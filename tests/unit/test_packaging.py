@@ -183,6 +183,21 @@ def test_dockerfile_shape():
     assert re.search(r"^COPY rootfs /$", text, re.M)
 
 
+def test_the_image_and_bootstrap_install_every_recorded_voice_mww_synth_reads():
+    from mww_trainer.synth.recorded import SOURCES
+
+    script = (ROOT / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    listed = re.search(r"^RECORDED_PACKAGES=\(([^)]*)\)", script, re.M)
+    assert listed, "bootstrap.sh lists RECORDED_PACKAGES"
+    packages = set(listed.group(1).split())
+    # The -g722 audio, and for Asterisk the package whose transcript says what each prompt is.
+    wanted = {s.package for s in SOURCES}
+    wanted |= {s.package.removesuffix("-g722") for s in SOURCES if s.package.endswith("-g722")}
+    assert packages == wanted
+    installed = set(dockerfile().split())
+    assert packages <= installed, packages - installed
+
+
 def test_dockerfile_copies_only_what_dockerignore_lets_through():
     ignored = {
         line.strip()
