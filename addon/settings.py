@@ -144,6 +144,10 @@ class Settings:
 
 
 def _build(values: dict[str, Any], **extra: Any) -> Settings:
+    for key in ("data_dir", "esphome_dir"):
+        # Absolute: workers run in their job folder, where "./data" would name another place.
+        if isinstance(values.get(key), str | Path):
+            values[key] = Path(values[key]).absolute()
     try:
         return Settings(**values, **extra)
     except TypeError as exc:  # a value of the wrong kind that __post_init__ could not name

@@ -301,3 +301,20 @@ async def test_people_talking_from_a_generate_job_are_filed_as_people(aiohttp_cl
     assert not origin_of(by_source["synthetic"]["path"]).human
     positive = next(s for s in samples if s["label"] == "positive")
     assert positive["source"] == "synthetic" and positive["speaker"] == "synth espeak-en+m3"
+
+
+async def test_a_job_runs_when_the_data_folder_is_given_relative(
+    aiohttp_client, tmp_path, monkeypatch
+):
+    """The README's `python -m addon --data-dir ./data`: the worker runs in its job folder, so
+    a relative data folder must not reach it as one (the job failed: job.json not found)."""
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_args(["--data-dir", "./data"], environ={})
+    assert settings.data_dir == tmp_path / "data"
+    client = await aiohttp_client(create_app(settings))
+    await client.post("/api/projects", json={"phrase": "hey computer"})
+    response = await client.post("/api/projects/hey_computer/synth", json={"background": 1})
+    job = await wait_for(client, (await response.json())["id"], timeout=120)
+    assert job["state"] == "succeeded", job["error"]
+    project = await (await client.get("/api/projects/hey_computer")).json()
+    assert project["counts"]["background"]["count"] == 1
