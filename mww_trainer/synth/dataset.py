@@ -366,11 +366,9 @@ def synthesize_dataset(
     started = time.monotonic()
     ctx, neighbours, notes = _context(options)
     cast = ctx.cast
-    for note in notes if on_note else ():
-        on_note(note)  # type: ignore[misc]
     people, people_notes = _people(options)
     notes = (*notes, *people_notes)
-    for note in people_notes if on_note else ():
+    for note in notes if on_note else ():
         on_note(note)  # type: ignore[misc]
     jobs = plan_jobs(options, cast, neighbours, with_music=bool(ctx.music), people=people)
     _refuse_overwrite(options, jobs)

@@ -24,11 +24,11 @@ import numpy as np
 import soundfile
 
 from mww_trainer import constants
+from mww_trainer.data.ingest.origin import HUMAN  # the engine a manifest records for people
 from mww_trainer.errors import MwwError
 from mww_trainer.synth.engines import to_16k
 from mww_trainer.synth.phrases import compact
 
-HUMAN = "human"  # the engine a manifest records for people's recordings (ingest/origin.py)
 G722_RATE_HZ = 16000  # G.722 at 64 kbit/s: 8000 bytes a second, two samples a byte
 _MIN_RECORDING_S = 0.3
 
@@ -150,10 +150,6 @@ class Recording:
 class Found:
     recordings: tuple[Recording, ...]
     missing: tuple[str, ...]  # packages of SOURCES with nothing installed
-
-    @property
-    def seconds(self) -> float:
-        return sum(r.seconds for r in self.recordings)
 
     def note(self) -> str | None:
         """One line on what is missing (None when every source is installed)."""
