@@ -10,7 +10,7 @@ For each fold (a group of engine families held out whole):
    their wake words with noise at 5-25 dB SNR and rooms, and their ambient talk;
 2. take one speaker-disjoint half of ../shared/real_speech (people talking) as negatives
    (``paths.negative_pack_dirs``, as a downloaded speech pack would be) and keep the other
-   half for the test;
+   half for the test (``--no-speech-pack`` trains without it: the user with no pack);
 3. mww-train with the preset, mww-export (which picks the cutoff on validation: whole engine
    families the model did not train on), mww-verify;
 4. mww-evaluate the .tflite at the cutoff export wrote, on the held-out engine's clips and
@@ -382,7 +382,8 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
         print(by_voice(tflite, args.preset, test_cfg, work / "reference_by_voice.txt"), flush=True)
         if args.reference_only:
             return None
-    train_cfg = override(work / "train.yaml", data, work / "run", [speech.train], args.set)
+    packs = [] if args.no_speech_pack else [speech.train]
+    train_cfg = override(work / "train.yaml", data, work / "run", packs, args.set)
     t_train = run(
         [
             str(BIN / "mww-train"),
@@ -466,6 +467,12 @@ def main() -> None:
         help="minutes of people's recordings mww-synth adds to the training talk (its "
         "default: as many as --ambient-minutes; 0: none); the test's people are others",
     )
+    parser.add_argument(
+        "--no-speech-pack",
+        action="store_true",
+        help="train without the shared real speech (a user with no speech pack); the test "
+        "still holds the other half out",
+    )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(
         "--set",
@@ -485,7 +492,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     speech = real_speech_halves(work, args.real_word)
     print(
-        f"real speech: {speech.hours['train']:.2f} h of people talking in training, "
+        f"real speech: {0 if args.no_speech_pack else speech.hours['train']:.2f} h of people "
+        "talking in training, "
         f"{speech.hours['test']:.2f} h held out (other speakers)",
         flush=True,
     )

@@ -31,6 +31,9 @@ from mww_trainer.synth.phrases import compact
 
 G722_RATE_HZ = 16000  # G.722 at 64 kbit/s: 8000 bytes a second, two samples a byte
 _MIN_RECORDING_S = 0.3
+# A longer recording (some Asterisk prompts run a minute) is used as pieces of at most this
+# length, so one prompt cannot make a talk file far longer than asked for.
+_MAX_PIECE_S = 20.0
 
 
 # en_US_f_Allison: language, region, gender, name; not the en and en_US links beside it
@@ -140,10 +143,19 @@ INSTALL_HINT = "the Debian packages " + ", ".join(s.package for s in SOURCES)
 
 @dataclass(frozen=True)
 class Recording:
+    """One recording, or one piece of a long one (``start_s`` into the file)."""
+
     path: Path
     speaker: str
     package: str
     seconds: float
+    start_s: float = 0.0
+
+
+def _pieces(path: Path, speaker: str, package: str, seconds: float) -> list[Recording]:
+    count = int(np.ceil(seconds / _MAX_PIECE_S))
+    length = seconds / count
+    return [Recording(path, speaker, package, length, i * length) for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -191,7 +203,7 @@ def find_recordings(
             except (OSError, soundfile.LibsndfileError):
                 continue  # a damaged file is simply not used
             if seconds >= _MIN_RECORDING_S:
-                found.append(Recording(path, speaker, source.package, seconds))
+                found.extend(_pieces(path, speaker, source.package, seconds))
         if len(found) == before:
             missing.append(source.package)
     return Found(tuple(found), tuple(missing))
@@ -236,14 +248,17 @@ def plan_talk(
 
 
 def read_recording(rec: Recording) -> np.ndarray:
-    """One recording as float32 16 kHz mono."""
+    """One recording (or its piece) as float32 16 kHz mono."""
     try:
         if rec.path.suffix == ".g722":
-            return _decode_g722(rec.path.read_bytes())
-        audio, rate_hz = soundfile.read(rec.path, dtype="float32", always_2d=True)
+            audio = _decode_g722(rec.path.read_bytes())
+        else:
+            stereo, rate_hz = soundfile.read(rec.path, dtype="float32", always_2d=True)
+            audio = to_16k(stereo.mean(axis=1), rate_hz)
     except (OSError, soundfile.LibsndfileError) as exc:
         raise MwwError(f"cannot read the recording {rec.path}: {exc}") from exc
-    return to_16k(audio.mean(axis=1), rate_hz)
+    start = int(rec.start_s * constants.SAMPLE_RATE_HZ)
+    return audio[start : start + int(np.ceil(rec.seconds * constants.SAMPLE_RATE_HZ))]
 
 
 def _decode_g722(data: bytes) -> np.ndarray:
