@@ -30,6 +30,7 @@ from mww_trainer.synth.engines import to_16k
 from mww_trainer.synth.phrases import compact
 
 G722_RATE_HZ = 16000  # G.722 at 64 kbit/s: 8000 bytes a second, two samples a byte
+_G722_SAMPLES_PER_BYTE = 2
 _MIN_RECORDING_S = 0.3
 # A longer recording (some Asterisk prompts run a minute) is used as pieces of at most this
 # length, so one prompt cannot make a talk file far longer than asked for.
@@ -150,12 +151,22 @@ class Recording:
     package: str
     seconds: float
     start_s: float = 0.0
+    partial: bool = False  # a piece of a longer file
+
+    def where(self) -> str:
+        """The file, and for a piece the span in it as a media fragment (``#t=20.0,40.0``)."""
+        if not self.partial:
+            return str(self.path)
+        return f"{self.path}#t={self.start_s:.2f},{self.start_s + self.seconds:.2f}"
 
 
 def _pieces(path: Path, speaker: str, package: str, seconds: float) -> list[Recording]:
     count = int(np.ceil(seconds / _MAX_PIECE_S))
     length = seconds / count
-    return [Recording(path, speaker, package, length, i * length) for i in range(count)]
+    return [
+        Recording(path, speaker, package, length, i * length, partial=count > 1)
+        for i in range(count)
+    ]
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,7 @@ class Found:
 
 def _seconds(path: Path) -> float:
     if path.suffix == ".g722":
-        return path.stat().st_size * 2 / G722_RATE_HZ
+        return path.stat().st_size * _G722_SAMPLES_PER_BYTE / G722_RATE_HZ
     info = soundfile.info(path)
     return info.frames / info.samplerate
 
@@ -248,17 +259,24 @@ def plan_talk(
 
 
 def read_recording(rec: Recording) -> np.ndarray:
-    """One recording (or its piece) as float32 16 kHz mono."""
+    """One recording (or its piece) as float32 16 kHz mono; a piece reads no further than
+    its end."""
+    start = int(rec.start_s * constants.SAMPLE_RATE_HZ)
+    stop = start + int(np.ceil(rec.seconds * constants.SAMPLE_RATE_HZ))
     try:
         if rec.path.suffix == ".g722":
-            audio = _decode_g722(rec.path.read_bytes())
-        else:
-            stereo, rate_hz = soundfile.read(rec.path, dtype="float32", always_2d=True)
-            audio = to_16k(stereo.mean(axis=1), rate_hz)
+            # The decoder adapts as it goes, so a piece is decoded from the file's start
+            # (exactly what the whole file gives there), but only up to the piece's end.
+            with rec.path.open("rb") as f:
+                data = f.read(-(-stop // _G722_SAMPLES_PER_BYTE) if rec.partial else -1)
+            return _decode_g722(data)[start:stop]
+        with soundfile.SoundFile(rec.path) as f:
+            rate_hz = f.samplerate
+            f.seek(int(rec.start_s * rate_hz))
+            stereo = f.read(int(np.ceil(rec.seconds * rate_hz)), dtype="float32", always_2d=True)
     except (OSError, soundfile.LibsndfileError) as exc:
         raise MwwError(f"cannot read the recording {rec.path}: {exc}") from exc
-    start = int(rec.start_s * constants.SAMPLE_RATE_HZ)
-    return audio[start : start + int(np.ceil(rec.seconds * constants.SAMPLE_RATE_HZ))]
+    return to_16k(stereo.mean(axis=1), rate_hz)
 
 
 def _decode_g722(data: bytes) -> np.ndarray:
@@ -294,6 +312,6 @@ def render_talk(
         "engine": HUMAN,
         "voice": parts[0].speaker,
         "package": parts[0].package,
-        "recordings": [str(rec.path) for rec in parts],
+        "recordings": [rec.where() for rec in parts],
     }
     return audio.astype(np.float32), meta
