@@ -42,7 +42,7 @@ RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm boo
         asterisk-core-sounds-fr asterisk-core-sounds-fr-g722 \
         asterisk-core-sounds-it asterisk-core-sounds-it-g722 \
         asterisk-core-sounds-ru asterisk-core-sounds-ru-g722 \
-        fillets-ng-data-cs fillets-ng-data-nl hedgewars-data \
+        fillets-ng-data-cs fillets-ng-data-nl hedgewars-data klettres-data \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --upgrade pip setuptools wheel

@@ -34,7 +34,8 @@ SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival fes
 RECORDED_PACKAGES=(asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es
   asterisk-core-sounds-es-g722 asterisk-core-sounds-fr asterisk-core-sounds-fr-g722
   asterisk-core-sounds-it asterisk-core-sounds-it-g722 asterisk-core-sounds-ru
-  asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl hedgewars-data)
+  asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl hedgewars-data
+  klettres-data)
 CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
 missing=()
 missing_recorded=()

@@ -96,9 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--recorded-minutes",
         type=float,
         help="minutes of people talking, recorded, in negative/people-<speaker>: the voice "
-        "prompts and game dialogue Debian packages install (asterisk-core-sounds-*-g722, "
-        "fillets-ng-data-cs/-nl, hedgewars-data); real voices keep the model quiet around "
-        "people (default: as many as --ambient-minutes; 0 leaves them out)",
+        "prompts, game dialogue and read letters Debian packages install "
+        "(asterisk-core-sounds-*-g722, fillets-ng-data-cs/-nl, hedgewars-data, klettres-data); "
+        "real voices keep the model quiet around people (default: as many as --ambient-minutes; "
+        "0 leaves them out)",
     )
     add(
         "--recordings-root",

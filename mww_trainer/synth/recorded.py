@@ -3,8 +3,9 @@
 Synthetic talk in the negatives teaches a model to reject synthetic voices, so every real
 voice then sounds like the wake word (hundreds of false wakes an hour around people). Only
 people talking teach it to stay quiet around people. These packages hold hours of real voices
-that need no network: Asterisk's voice prompts (read by five people in five languages) and the
-spoken dialogue of two games (Fish Fillets NG in Czech and Dutch, Hedgewars' English voices).
+that need no network: Asterisk's voice prompts (read by five people in five languages), the
+spoken dialogue of two games (Fish Fillets NG in Czech and Dutch, Hedgewars' English voices),
+and KLettres' letters and syllables, read aloud by a person for each of twenty languages.
 mww-synth joins a speaker's recordings into stretches of talk in ``negative/people-<speaker>/``
 and records them as spoken by a person, so training treats them as people talking.
 
@@ -59,12 +60,21 @@ def _hedgewars_speaker(path: Path) -> str:
     return "hedgewars-" + path.parent.name.lower().replace("_", "-")
 
 
+def _klettres_speaker(path: Path) -> str:
+    # klettres/<lang>/{alpha,syllab}/<letters>.ogg: one reader per language
+    return "klettres-" + path.parents[1].name.lower().replace("_", "-")
+
+
 def _no_texts(_root: Path) -> dict[Path, str]:
     return {}
 
 
 def _hedgewars_texts(folder: Path) -> dict[Path, str]:
     return {path: path.stem for path in folder.glob("*/*.ogg")}  # "Takecover.ogg"
+
+
+def _klettres_texts(folder: Path) -> dict[Path, str]:
+    return {path: path.stem for path in folder.glob("*/*/*.ogg")}  # "ba.ogg" says "ba"
 
 
 def _asterisk_texts(lang: str) -> Callable[[Path], dict[Path, str]]:
@@ -137,6 +147,14 @@ SOURCES = (
         _hedgewars_speaker,
         exclude=("hedgewars-robot",),
         texts=_hedgewars_texts,
+    ),
+    Source(
+        "klettres-data",
+        "/usr/share/klettres",
+        "*/*/*.ogg",
+        "GPL-2+ (KLettres, KDE)",
+        _klettres_speaker,
+        texts=_klettres_texts,
     ),
 )
 INSTALL_HINT = "the Debian packages " + ", ".join(s.package for s in SOURCES)

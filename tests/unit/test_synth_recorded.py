@@ -49,7 +49,8 @@ def write_ogg(path: Path, audio: np.ndarray, rate: int = 22050) -> None:
 
 def install(root: Path) -> Path:
     """Asterisk's Allison in English and Spanish (one person), June in French; two fish and
-    a crab in Czech; two Hedgewars voices and the robot, which is not a person."""
+    a crab in Czech; two Hedgewars voices and the robot, which is not a person; KLettres'
+    British English and Brazilian Portuguese readers."""
     sounds = root / "usr/share/asterisk/sounds"
     for i in range(6):
         write_g722(sounds / "en_US_f_Allison" / f"prompt-{i}.g722", voice(2.0, 180, i))
@@ -71,6 +72,10 @@ def install(root: Path) -> Path:
     for name, hz in (("Pirate", 140), ("Default_uk", 200), ("Robot", 300)):
         write_ogg(voices / name / "Takecover.ogg", voice(1.0, hz, 90), rate=44100)
         write_ogg(voices / name / "Heycomputer.ogg", voice(1.0, hz, 91), rate=44100)
+    letters = root / "usr/share/klettres"
+    write_ogg(letters / "en_GB" / "alpha" / "A.ogg", voice(1.2, 190, 92), rate=44100)
+    write_ogg(letters / "en_GB" / "syllab" / "ba.ogg", voice(1.0, 190, 93), rate=44100)
+    write_ogg(letters / "pt_BR" / "syllab" / "co.ogg", voice(1.0, 230, 94), rate=44100)
     return root
 
 
@@ -90,6 +95,8 @@ def test_each_person_is_found_once_and_what_says_the_wake_word_is_left_out(root:
         "fillets-cs-others",
         "hedgewars-pirate",
         "hedgewars-default-uk",
+        "klettres-en-gb",  # one reader a language
+        "klettres-pt-br",
     }  # not the robot
     names = [r.path.name for r in found.recordings]
     assert "prompt-3.g722" not in names  # its transcript says "hey computer"
@@ -102,6 +109,9 @@ def test_each_person_is_found_once_and_what_says_the_wake_word_is_left_out(root:
     assert found.note() is not None and "fillets-ng-data-nl" in found.note()
     # Another phrase: the same prompt is talk like any other.
     assert len(recorded.find_recordings("stop", root).recordings) == len(found.recordings) + 3
+    # A syllable that is the wake word is left out by its file name.
+    syllable = [r.path.name for r in recorded.find_recordings("ba", root).recordings]
+    assert "ba.ogg" not in syllable and "A.ogg" in syllable
 
 
 @pytest.mark.parametrize("kind", ["g722", "ogg"])
