@@ -170,7 +170,7 @@ def pool(args) -> tuple[Path, list[Path]]:
             **common,
         )
     if args.people_minutes > 0:
-        talk.append(root / f"people-{args.people_minutes:g}min")
+        talk.append(root / f"people-{args.people}")
         synth(
             talk[-1],
             positives=0,
@@ -183,6 +183,17 @@ def pool(args) -> tuple[Path, list[Path]]:
             **common,
         )
     return root / "clips", talk
+
+
+def people_label(phrase: str, minutes: float) -> str:
+    """The recorded people's folder names: minutes and speakers installed, so a run after
+    another package of voices was installed never reuses talk made without it."""
+    if minutes <= 0:
+        return ""
+    from mww_trainer.synth.recorded import find_recordings
+
+    speakers = {r.speaker for r in find_recordings(phrase).recordings}
+    return f"{minutes:g}min-{len(speakers)}speakers"
 
 
 def engine_counts(data: Path) -> dict:
@@ -343,7 +354,7 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
     work.mkdir(parents=True, exist_ok=True)
     if not args.reference_only:
         clips, talk = pool(args)
-        people = f"-people{args.people_minutes:g}" if args.people_minutes > 0 else ""
+        people = f"-people{args.people}" if args.people_minutes > 0 else ""
         without = Path(args.work) / args.slug / f"train-without-{fold}{people}"
         data = fold_dataset(clips, talk, held, without)
     test = Path(args.work) / args.slug / f"test-{fold}"
@@ -485,6 +496,7 @@ def main() -> None:
     args.slug = "_".join(args.phrase.lower().split())
     minutes = args.recorded_minutes
     args.people_minutes = args.ambient_minutes if minutes is None else minutes
+    args.people = people_label(args.phrase, args.people_minutes)
     if args.reference_only and not args.reference:
         parser.error("--reference-only needs --reference")
     folds = args.fold or ["pico", "festival+flite", "piper"]
