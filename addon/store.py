@@ -26,7 +26,7 @@ from mww_trainer.jobfiles import LABEL_DIRS, LABELS
 T = TypeVar("T")
 
 SOURCES = ("browser", "upload", "synthetic", "satellite", "import", "room", "recorded")
-# People talking whose recordings a Generate job added: voice prompts and game dialogue that
+# People talking whose recordings a Generate job added: voice prompts, game dialogue, letters that
 # Debian packages install (mww_trainer/synth/recorded.py).
 RECORDED_SOURCE = "recorded"
 JOB_KINDS = tuple(str(kind) for kind in JobKind)

@@ -165,7 +165,7 @@ function generateTab(ctx) {
     } catch (err) { showError(error, err); }
   });
   const card = h('div', { class: 'card' },
-    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. “People talking” adds real people's recordings this machine has (voice prompts and game dialogue from Debian packages) as other speech: real voices teach the model to stay quiet around people. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
+    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. “People talking” adds real people's recordings this machine has (voice prompts, game dialogue and read letters from Debian packages) as other speech: real voices teach the model to stay quiet around people. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
     h('div', { class: 'row' }, field('Wake-word clips', inputs.positives), field('Sound-alikes', inputs.hard_negatives),
       field('Other speech (minutes)', inputs.ambient_minutes), field('People talking (minutes)', inputs.recorded_minutes),
       field('Noise files', inputs.background),
