@@ -69,12 +69,13 @@ def _no_texts(_root: Path) -> dict[Path, str]:
     return {}
 
 
-def _hedgewars_texts(folder: Path) -> dict[Path, str]:
-    return {path: path.stem for path in folder.glob("*/*.ogg")}  # "Takecover.ogg"
+def _said_by_name(pattern: str) -> Callable[[Path], dict[Path, str]]:
+    """Files whose name is what they say ("Takecover.ogg", KLettres' "ba.ogg")."""
 
+    def texts(folder: Path) -> dict[Path, str]:
+        return {path: path.stem for path in folder.glob(pattern)}
 
-def _klettres_texts(folder: Path) -> dict[Path, str]:
-    return {path: path.stem for path in folder.glob("*/*/*.ogg")}  # "ba.ogg" says "ba"
+    return texts
 
 
 def _asterisk_texts(lang: str) -> Callable[[Path], dict[Path, str]]:
@@ -146,7 +147,7 @@ SOURCES = (
         "GPL-2 (Hedgewars)",
         _hedgewars_speaker,
         exclude=("hedgewars-robot",),
-        texts=_hedgewars_texts,
+        texts=_said_by_name("*/*.ogg"),
     ),
     Source(
         "klettres-data",
@@ -154,7 +155,7 @@ SOURCES = (
         "*/*/*.ogg",
         "GPL-2+ (KLettres, KDE)",
         _klettres_speaker,
-        texts=_klettres_texts,
+        texts=_said_by_name("*/*/*.ogg"),
     ),
 )
 INSTALL_HINT = "the Debian packages " + ", ".join(s.package for s in SOURCES)
@@ -286,7 +287,7 @@ def read_recording(rec: Recording) -> np.ndarray:
             # The decoder adapts as it goes, so a piece is decoded from the file's start
             # (exactly what the whole file gives there), but only up to the piece's end.
             with rec.path.open("rb") as f:
-                data = f.read(-(-stop // _G722_SAMPLES_PER_BYTE) if rec.partial else -1)
+                data = f.read(-(-stop // _G722_SAMPLES_PER_BYTE))
             return _decode_g722(data)[start:stop]
         with soundfile.SoundFile(rec.path) as f:
             rate_hz = f.samplerate
