@@ -186,14 +186,17 @@ def pool(args) -> tuple[Path, list[Path]]:
 
 
 def people_label(phrase: str, minutes: float) -> str:
-    """The recorded people's folder names: minutes and speakers installed, so a run after
-    another package of voices was installed never reuses talk made without it."""
+    """The recorded people's folder names: minutes, and packages and speakers installed, so a
+    run after another package of voices was installed never reuses talk made without it.
+    (Named by package since packages take turns in the talk; talk made when only speakers
+    took turns is in folders named by speakers alone.)"""
     if minutes <= 0:
         return ""
     from mww_trainer.synth.recorded import find_recordings
 
-    speakers = {r.speaker for r in find_recordings(phrase).recordings}
-    return f"{minutes:g}min-{len(speakers)}speakers"
+    found = find_recordings(phrase).recordings
+    packages, speakers = {r.package for r in found}, {r.speaker for r in found}
+    return f"{minutes:g}min-{len(packages)}packages-{len(speakers)}speakers"
 
 
 def engine_counts(data: Path) -> dict:

@@ -249,28 +249,38 @@ def plan_talk(
     """Files of one speaker's recordings each, about ``file_s`` long, ``minutes`` in all
     (counting the pauses of ``gap_s`` that render_talk puts between recordings).
 
-    Speakers take turns (each file goes to the speaker with the least talk so far), so a few
-    prolific voices cannot fill the budget; a speaker whose recordings run out drops out.
+    Packages take turns, and within a package its speakers: each file goes to the package
+    with the least talk so far, and in it to the speaker with the least. So neither a few
+    prolific voices nor a package of many briefly heard ones (KLettres' twenty readers of
+    syllables) can fill the budget; a speaker or package whose recordings run out drops out.
     """
-    by_speaker: dict[str, list[Recording]] = {}
+    queues: dict[str, dict[str, list[Recording]]] = {}
     for rec in found.recordings:
-        by_speaker.setdefault(rec.speaker, []).append(rec)
-    queues = {s: [recs[i] for i in rng.permutation(len(recs))] for s, recs in by_speaker.items()}
-    spoken = dict.fromkeys(sorted(queues), 0.0)
+        queues.setdefault(rec.package, {}).setdefault(rec.speaker, []).append(rec)
+    for speakers in queues.values():
+        for name, recs in speakers.items():
+            speakers[name] = [recs[i] for i in rng.permutation(len(recs))]
+    spoken = {p: dict.fromkeys(sorted(speakers), 0.0) for p, speakers in sorted(queues.items())}
+    by_package = dict.fromkeys(sorted(queues), 0.0)
     budget, files = minutes * 60.0, []
     pause = (gap_s[0] + gap_s[1]) / 2
-    while budget > 0 and spoken:
-        speaker = min(spoken, key=lambda s: (spoken[s], s))
+    while budget > 0 and by_package:
+        package = min(by_package, key=lambda p: (by_package[p], p))
+        speaker = min(spoken[package], key=lambda s: (spoken[package][s], s))
         target = min(float(rng.uniform(*file_s)), max(budget, _MIN_RECORDING_S))
         parts, length = [], 0.0
-        queue = queues[speaker]
+        queue = queues[package][speaker]
         while queue and length < target:
             parts.append(queue.pop())
             length += parts[-1].seconds + (pause if len(parts) > 1 else 0.0)
-        if not queue:
-            del spoken[speaker]
+        if queue:
+            spoken[package][speaker] += length
         else:
-            spoken[speaker] += length
+            del spoken[package][speaker]
+        if spoken[package]:
+            by_package[package] += length
+        else:
+            del by_package[package]
         if parts:
             files.append(tuple(parts))
             budget -= length

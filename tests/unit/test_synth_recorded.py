@@ -152,18 +152,23 @@ def test_nothing_installed_is_one_line_naming_the_packages(tmp_path: Path) -> No
     assert "asterisk-core-sounds-en-g722" in note and "hedgewars-data" in note
 
 
-def test_speakers_take_turns_and_the_minutes_hold(root: Path) -> None:
+def test_packages_then_their_speakers_take_turns_and_the_minutes_hold(root: Path) -> None:
     found = recorded.find_recordings("hey computer", root)
+    packages = sorted({r.package for r in found.recordings})
+    assert len(packages) == 6  # Asterisk in three languages, Fish Fillets, Hedgewars, KLettres
     plan = recorded.plan_talk(found, 0.5, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
     assert all(len({r.speaker for r in parts}) == 1 for parts in plan)  # one voice a file
     spoken = sum(sum(r.seconds for r in parts) + 0.3 * (len(parts) - 1) for parts in plan)
     assert 30.0 <= spoken <= 30.0 + 6.0 + 3.0  # half a minute, over by at most one file
-    first_round = [parts[0].speaker for parts in plan[:7]]
-    assert len(set(first_round)) == 7  # every person speaks before anyone speaks twice
+    # Every package speaks before any speaks twice, however many speakers it has.
+    assert sorted(parts[0].package for parts in plan[:6]) == packages
     again = recorded.plan_talk(found, 0.5, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
     assert again == plan
     everything = recorded.plan_talk(found, 60, (3.0, 6.0), (0.2, 0.4), np.random.default_rng(3))
     used = [r for parts in everything for r in parts]
+    # In a package each of its speakers speaks before any of them twice.
+    fish = [parts[0].speaker for parts in everything if parts[0].package == "fillets-ng-data-cs"]
+    assert sorted(fish[:3]) == ["fillets-cs-m", "fillets-cs-others", "fillets-cs-v"]
     assert sorted(r.path for r in used) == sorted(r.path for r in found.recordings)  # once each
 
 
@@ -193,7 +198,8 @@ def test_synth_writes_people_talking_as_people_by_default(tmp_path: Path, root: 
     minutes = sum(e["duration_s"] for e in people) / 60
     assert 0.3 <= minutes <= 0.3 + 8.0 / 60  # as many minutes as the synthetic talk
     assert manifest["people"]["minutes"] == pytest.approx(minutes, abs=0.01)
-    assert result.people["speakers"] == len({e["voice"] for e in people}) == len(people)
+    assert result.people["speakers"] == len({e["voice"] for e in people})
+    assert len({e["package"] for e in people}) == len(people)  # packages take turns
     assert any("not installed" in n and "asterisk-core-sounds-ru-g722" in n for n in notes)
     for entry in people:
         audio, rate = sf.read(tmp_path / "d" / entry["path"], dtype="float32")
