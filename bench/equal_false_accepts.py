@@ -55,6 +55,10 @@ def arm_of(run: Path) -> str:
     return re.sub(r"-seed\d+", "-seed*", run.name)
 
 
+def _cell(people: float | None, engine: float) -> str:
+    return f"{'-' if people is None else f'{people:.3f}':>8} ({engine:.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="bench/quality.py run folders")
@@ -74,7 +78,7 @@ def main() -> None:
     for run in sorted(runs):
         rows = at_budgets(run, args.false_accepts)
         arms[arm_of(run)].append(rows)
-        cells = "".join(f"{'-' if p is None else f'{p:.3f}':>8} ({e:.2f})" for _, p, e in rows)
+        cells = "".join(_cell(p, e) for _, p, e in rows)
         print(f"{run.name:<44}{cells}")
     for arm, seeds in sorted(arms.items()):
         if len(seeds) < 2:
@@ -83,8 +87,7 @@ def main() -> None:
         for i in range(len(args.false_accepts)):
             people = [s[i][1] for s in seeds if s[i][1] is not None]
             engine = sum(s[i][2] for s in seeds) / len(seeds)
-            mean = f"{sum(people) / len(people):.3f}" if people else "-"
-            cells += f"{mean:>8} ({engine:.2f})"
+            cells += _cell(sum(people) / len(people) if people else None, engine)
         print(f"{f'mean of {len(seeds)}: {arm}':<44}{cells}")
 
 
