@@ -75,7 +75,7 @@ class TrainingDisplay:
 
     def __call__(self, event: ProgressEvent) -> None:
         elapsed = time.monotonic() - self.started
-        if event.stage == "train":
+        if event.stage == "train" and event.metrics:  # a step; without metrics, a notice
             if self.rate_start is None:
                 self.rate_start = (time.monotonic(), event.done)
             line = progress_line(event, elapsed, self.rate_start)

@@ -330,6 +330,9 @@ TRAINING = {
     vol.Optional("real_voice_weight", default=3.0): number(
         "a number from 1 to 100, e.g. 3", low=1.0, high=100.0
     ),
+    vol.Optional("early_stop_steps", default=0): integer(
+        "an integer from 0 (off) to 10,000,000, e.g. 10000", low=0, high=10_000_000
+    ),
 }
 MODEL = {
     "architecture": architecture,

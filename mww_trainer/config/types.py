@@ -76,6 +76,9 @@ class TrainingConfig:
     # How much more often a clip recorded by a person is drawn than a synthetic one: real
     # voices are scarce and are what the model must wake (or stay quiet) for.
     real_voice_weight: float = 3.0
+    # Training ends once this many steps pass without a better checkpoint (0: every step of
+    # every phase): the checkpoint export takes is then already saved.
+    early_stop_steps: int = 0
 
     @property
     def total_steps(self) -> int:

@@ -4,8 +4,9 @@ Batches are gathered from a WindowPool so every batch holds positives and negati
 each example is weighted by its kind with the current phase's class weight. Every
 `eval_step_interval` steps the model is validated (through the caller's `validate`,
 which scores as the device detects), checkpoints are written, and the best one is
-kept by `is_better`. All state needed to continue lives in `checkpoint_dir`, so a run
-that is killed continues from its last evaluation when started again.
+kept by `is_better`. With `early_stop_steps`, training ends once that many steps pass
+without a better checkpoint. All state needed to continue lives in `checkpoint_dir`, so a
+run that is killed continues from its last evaluation when started again.
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ class Trainer:
         total = self.schedule.total_steps
         for phase in phases(self.schedule):
             end = phase.first_step + phase.steps
-            while self.state.step < end:
+            while self.state.step < end and not self._stale():
                 self.optimizer.learning_rate.assign(phase.learning_rate)
                 run_to = min(end, self._next_stop(self.state.step))
                 self._train_span(phase, run_to - self.state.step, total)
@@ -282,6 +283,17 @@ class Trainer:
                 if mine is not None and self._mining_due():
                     self._mine(mine)
                 self._save_state()
+        if self._stale():
+            self.options.on_progress(
+                ProgressEvent(
+                    Stage.TRAIN,
+                    self.state.step,  # the run's steps are all done: the bar ends here
+                    self.state.step,
+                    f"stopped early at step {self.state.step}: no better checkpoint since step "
+                    f"{self.state.best_step} (training.early_stop_steps: "
+                    f"{self.schedule.early_stop_steps})",
+                )
+            )
         best = self.dir / BEST_NAME
         return FitResult(
             self.state.step,
@@ -292,6 +304,12 @@ class Trainer:
             time.monotonic() - started,
             resumed_from,
         )
+
+    def _stale(self) -> bool:
+        """No better checkpoint in the last early_stop_steps steps: the rest cannot change
+        what export takes, as far as validation has seen (a resumed run stays stopped)."""
+        patience = self.schedule.early_stop_steps
+        return bool(patience) and self.state.step - self.state.best_step >= patience
 
     def _next_stop(self, step: int) -> int:
         interval = self.schedule.eval_step_interval
