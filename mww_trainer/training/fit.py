@@ -283,7 +283,7 @@ class Trainer:
                 if mine is not None and self._mining_due():
                     self._mine(mine)
                 self._save_state()
-        if self._stale():
+        if self.state.step < total:  # stopped early (a run that ends on its last step did not)
             self.options.on_progress(
                 ProgressEvent(
                     Stage.TRAIN,
@@ -306,8 +306,8 @@ class Trainer:
         )
 
     def _stale(self) -> bool:
-        """No better checkpoint in the last early_stop_steps steps: the rest cannot change
-        what export takes, as far as validation has seen (a resumed run stays stopped)."""
+        """No better checkpoint in the last early_stop_steps steps; read from the saved state,
+        so a resumed run that had stopped stays stopped."""
         patience = self.schedule.early_stop_steps
         return bool(patience) and self.state.step - self.state.best_step >= patience
 

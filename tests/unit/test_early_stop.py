@@ -55,14 +55,15 @@ def test_training_stops_once_no_better_checkpoint_comes_and_stays_stopped(tmp_pa
     assert (again.steps, again.best_step, validate.calls) == (100, 40, 0)
 
 
-@pytest.mark.parametrize("patience", [0, 200])
+@pytest.mark.parametrize("patience", [0, 160, 200])  # 160: stale on the very last step
 def test_without_a_stale_stretch_every_step_is_trained(tmp_path, patience):
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(5)
-    validate = recall_peaks_at(40)
-    result = trainer(tmp_path, patience).run(validate, None)
+    validate, events = recall_peaks_at(40), []
+    result = trainer(tmp_path, patience, events).run(validate, None)
     assert (result.best_step, result.steps, validate.calls) == (40, 200, 10)
+    assert not [e for e in events if "stopped early" in e.message]
 
 
 def test_the_presets_and_a_wrong_value(tmp_path):
