@@ -19,7 +19,10 @@ export function improveSection(data) {
   }).catch(() => {});
   start.addEventListener('click', async () => {
     try {
-      const json = { target_fah: Number(fah.value), target_recall: Number(recall.value) / 100 };
+      // An empty field (the defaults not loaded yet) is left to the server's default, never 0.
+      const json = {};
+      if (fah.value !== '') json.target_fah = Number(fah.value);
+      if (recall.value !== '') json.target_recall = Number(recall.value) / 100;
       const job = await api(`api/jobs/${data.id}/improve`, { method: 'POST', json });
       location.hash = `#/job/${job.id}`;
     } catch (err) { toast(err.message, true); }

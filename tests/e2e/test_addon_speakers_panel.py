@@ -85,6 +85,8 @@ async def test_improve_this_model_from_a_result_page(aiohttp_server, browser, tm
     page = browser
     await page.open(str(server.make_url(PREFIX)) + f"#/job/{job.id}")
     await page.wait("document.querySelector('#improve')")
+    # The targets arrive with api/info, after the section is drawn (CI once read them first).
+    await page.wait("document.querySelector('#tune-recall').value !== ''")
     assert await page.evaluate("document.querySelector('#tune-fah').value") == str(
         TUNE_DEFAULTS["target_fah"]
     )
