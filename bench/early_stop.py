@@ -7,9 +7,10 @@ Every evaluation of a run is in its ``train_state.json``. For each number of ste
 better checkpoint, this replays the run's evaluations through the trainer's own choice of the
 best checkpoint (``is_better`` with the configuration's metrics and target), finds where
 training would have stopped, and prints in how many runs the checkpoint export takes would be
-the same, and the share of steps each run would have skipped. Training is the same up to the
-stop, so this is what a run with that setting would have done. Runs that did not finish their
-schedule (killed, or stopped early) are left out.
+the same, and the share of steps each run would have skipped. It reads where runs find their
+best checkpoint; it does not predict a rerun step for step (two runs of one seed on a CPU
+already differ at the first evaluation). Runs that did not finish their schedule (killed, or
+stopped early) are left out.
 """
 
 from __future__ import annotations
