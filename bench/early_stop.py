@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mww_trainer.config import load_config
 from mww_trainer.config.types import TrainingConfig
-from mww_trainer.training.fit import STATE_NAME, is_better
+from mww_trainer.training.fit import STATE_NAME, is_better, stale
 
 
 def replay(history: list[dict], patience: int, schedule: TrainingConfig) -> tuple[int, int]:
@@ -30,7 +30,7 @@ def replay(history: list[dict], patience: int, schedule: TrainingConfig) -> tupl
     for metrics in history:
         if is_better(metrics, best, schedule):
             best, best_step = metrics, int(metrics["step"])
-        if metrics["step"] - best_step >= patience:
+        if stale(int(metrics["step"]), best_step, patience):
             return best_step, int(metrics["step"])
     return best_step, int(history[-1]["step"])
 

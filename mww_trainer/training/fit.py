@@ -306,10 +306,8 @@ class Trainer:
         )
 
     def _stale(self) -> bool:
-        """No better checkpoint in the last early_stop_steps steps; read from the saved state,
-        so a resumed run that had stopped stays stopped."""
-        patience = self.schedule.early_stop_steps
-        return bool(patience) and self.state.step - self.state.best_step >= patience
+        """Read from the saved state, so a resumed run that had stopped stays stopped."""
+        return stale(self.state.step, self.state.best_step, self.schedule.early_stop_steps)
 
     def _next_stop(self, step: int) -> int:
         interval = self.schedule.eval_step_interval
@@ -439,6 +437,12 @@ def fit(
 ) -> FitResult:
     """Trains `net` in place through every phase (continuing a run found in checkpoint_dir)."""
     return Trainer(net, pool, schedule, options).run(validate, mine)
+
+
+def stale(step: int, best_step: int, early_stop_steps: int) -> bool:
+    """Whether training ends at ``step``: early_stop_steps (0 = never) have passed since the
+    best checkpoint. The one stop rule, for the trainer and for replays of finished runs."""
+    return bool(early_stop_steps) and step - best_step >= early_stop_steps
 
 
 def is_better(

@@ -73,3 +73,24 @@ def test_the_presets_and_a_wrong_value(tmp_path):
     override.write_text("training:\n  early_stop_steps: -5\n")
     with pytest.raises(MwwError, match="early_stop_steps"):
         load_config("standard", override)
+
+
+def test_a_replay_of_a_full_run_stops_where_the_trainer_stops(tmp_path):
+    """bench/early_stop.py reads finished runs with the trainer's own rule: replaying a full
+    run's history must give the step the trainer itself stops at, and the same best step."""
+    import importlib.util
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    path = Path(__file__).parents[2] / "bench" / "early_stop.py"
+    spec = importlib.util.spec_from_file_location("early_stop_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    tf.keras.utils.set_random_seed(5)
+    full = trainer(tmp_path / "full", 0).run(recall_peaks_at(40), None)
+    tf.keras.utils.set_random_seed(5)
+    stopped = trainer(tmp_path / "stopped", 60).run(recall_peaks_at(40), None)
+    plan = replace(schedule(0.0, steps=200), early_stop_steps=60)
+    assert bench.replay(full.history, 60, plan) == (stopped.best_step, stopped.steps) == (40, 100)
