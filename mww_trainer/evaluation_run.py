@@ -107,11 +107,13 @@ def _sweep(outputs: Outputs, window: int) -> Sweep:
     )
 
 
-def best_window(outputs: Outputs, target: float) -> tuple[int, OperatingPoint]:
+def best_window(
+    outputs: Outputs, target: float, max_hard_negative_rate: float = 1.0
+) -> tuple[int, OperatingPoint]:
     """The window and cutoff with the best recall at or below the target (smaller wins ties)."""
     best: tuple[int, OperatingPoint] | None = None
     for window in CANDIDATE_WINDOWS:
-        point = recommend(_sweep(outputs, window), target)
+        point = recommend(_sweep(outputs, window), target, max_hard_negative_rate)
         ok = point.fa_per_hour <= target
         if best is None or (ok and point.recall > best[1].recall):
             best = (window, point)
@@ -168,9 +170,10 @@ def evaluate(config: Config, request: EvaluationRequest, dataset: Dataset, cache
         else config.training.target_minimization
     )
     result = _sweep(outputs, window)
+    guard = config.training.max_hard_negative_rate
     if cutoff is None:
-        cutoff = cutoff_rule.choose(None, result if outputs.ambient else None, target).value
-    rec_window, rec = best_window(outputs, target)
+        cutoff = cutoff_rule.choose(None, result if outputs.ambient else None, target, guard).value
+    rec_window, rec = best_window(outputs, target, guard)
     out_dir = request.output_dir or request.model.parent / "evaluation"
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
     report |= _real_speech(outputs, device.ambient_human, cutoff, window)

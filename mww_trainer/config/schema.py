@@ -333,6 +333,9 @@ TRAINING = {
     vol.Optional("early_stop_steps", default=0): integer(
         "an integer from 0 (off) to 10,000,000, e.g. 10000", low=0, high=10_000_000
     ),
+    vol.Optional("max_hard_negative_rate", default=1.0): number(
+        "a number from 0 to 1 (1: off), e.g. 0.15", low=0.0, high=1.0
+    ),
 }
 MODEL = {
     "architecture": architecture,

@@ -79,6 +79,9 @@ class TrainingConfig:
     # Training ends once this many steps pass without a better checkpoint (0: every step of
     # every phase): the checkpoint export takes is then already saved.
     early_stop_steps: int = 0
+    # The measured cutoff also keeps the model from waking on more than this share of the
+    # validation sound-alikes (1: no guard); see sweep.recommend.
+    max_hard_negative_rate: float = 1.0
 
     @property
     def total_steps(self) -> int:

@@ -59,9 +59,19 @@ def _rule(
     return Cutoff(float(measured), source)
 
 
-def choose(configured: float | None, result: Sweep | None, target_fa_per_hour: float) -> Cutoff:
-    """The pinned cutoff, else the one meeting the FA/h target on the sweep, else the fallback."""
-    measured = None if result is None else recommend(result, target_fa_per_hour).cutoff
+def choose(
+    configured: float | None,
+    result: Sweep | None,
+    target_fa_per_hour: float,
+    max_hard_negative_rate: float = 1.0,
+) -> Cutoff:
+    """The pinned cutoff, else the one meeting the FA/h target (and the sound-alikes' guard)
+    on the sweep, else the fallback."""
+    measured = (
+        None
+        if result is None
+        else recommend(result, target_fa_per_hour, max_hard_negative_rate).cutoff
+    )
     return _rule(configured, measured)
 
 

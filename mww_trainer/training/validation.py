@@ -36,7 +36,10 @@ def validation_metrics(
         hard = outputs_for_all(net, device.hard_negatives)
         result = sweep(positives, ambient, window=window, hard_negatives=hard)
         cutoff = cutoff_rule.choose(
-            config.export.probability_cutoff, result, config.training.target_minimization
+            config.export.probability_cutoff,
+            result,
+            config.training.target_minimization,
+            config.training.max_hard_negative_rate,
         ).value
         metrics.update(summary_metrics(result, cutoff))
         metrics["cutoff"] = cutoff

@@ -35,7 +35,9 @@ def measure(
         window=config.export.sliding_window_size,
         hard_negatives=outputs_for_all(net, device.hard_negatives),
     )
-    cutoff = cutoff_rule.choose(config.export.probability_cutoff, result, max_fah).value
+    cutoff = cutoff_rule.choose(
+        config.export.probability_cutoff, result, max_fah, config.training.max_hard_negative_rate
+    ).value
     fixed = cutoff if start_cutoff is None else start_cutoff
     point, start = result.at(cutoff), result.at(fixed)
     return Measurement(

@@ -46,6 +46,50 @@ def test_recommendation_takes_the_middle_of_the_equally_good_cutoffs():
     assert int(point.cutoff * 255) == point.cutoff_u8
 
 
+def sound_alikes(*peaks: int) -> list[np.ndarray]:
+    return [wake(p) for p in peaks]
+
+
+def test_the_cutoff_rises_until_few_enough_sound_alikes_wake_the_model():
+    # Talk stays quiet, so without the guard every cutoff up to 239 keeps recall 1; but
+    # 3 of 10 sound-alikes reach 170 and 1 reaches 200.
+    positives = [wake(250), wake(240)]
+    ambient = [np.zeros(SLICES_PER_HOUR, np.uint8)]
+    hard = sound_alikes(170, 170, 170, 200, *[0] * 6)
+    result = sweep(positives, ambient, window=3, hard_negatives=hard)
+    unguarded = recommend(result, target_fa_per_hour=0.5)
+    assert unguarded.cutoff_u8 == (1 + 239) // 2 and unguarded.hard_negative_rate == 0.4
+    guarded = recommend(result, target_fa_per_hour=0.5, max_hard_negative_rate=0.15)
+    # From 170 up only the 200 wakes (1 of 10); recall stays 1 up to 239: the middle.
+    assert guarded.cutoff_u8 == (170 + 239) // 2
+    assert (guarded.recall, guarded.fa_per_hour) == (1.0, 0.0)
+    strict = recommend(result, target_fa_per_hour=0.5, max_hard_negative_rate=0.0)
+    assert strict.cutoff_u8 == (200 + 239) // 2 and strict.hard_negative_rate == 0.0
+
+
+def test_a_guard_no_waking_cutoff_meets_is_dropped_before_the_fa_target_is():
+    # The sound-alikes score as high as the wake words: only a cutoff that never wakes
+    # would keep them quiet, so the FA/h target alone decides, as without the guard.
+    positives = [wake(250), wake(240)]
+    ambient = np.zeros(SLICES_PER_HOUR, np.uint8)
+    ambient[500:506] = 150
+    result = sweep(positives, [ambient], window=3, hard_negatives=sound_alikes(252, 252))
+    guarded = recommend(result, target_fa_per_hour=0.5, max_hard_negative_rate=0.15)
+    assert guarded == recommend(result, target_fa_per_hour=0.5)
+    assert guarded.cutoff_u8 == (150 + 239) // 2 and guarded.fa_per_hour == 0.0
+
+
+def test_the_guard_comes_from_the_configuration(tmp_path):
+    from mww_trainer.config import load_config
+    from mww_trainer.errors import MwwError
+
+    assert load_config("standard").training.max_hard_negative_rate == 0.15
+    override = tmp_path / "o.yaml"
+    override.write_text("training:\n  max_hard_negative_rate: 1.5\n")
+    with pytest.raises(MwwError, match="max_hard_negative_rate"):
+        load_config("standard", override)
+
+
 def test_average_viable_recall_is_one_for_a_perfect_model():
     result = sweep([wake(255)], [np.zeros(SLICES_PER_HOUR, np.uint8)], window=3)
     assert average_viable_recall(result) == pytest.approx(1.0)
