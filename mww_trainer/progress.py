@@ -28,6 +28,7 @@ class Stage(StrEnum):
     DATASET = "dataset"
     COMPUTE = "compute"
     TRAIN = "train"
+    STOPPED = "stopped"  # training ended early (training.early_stop_steps): done = total
     VALIDATE = "validate"
     MINING = "mining"
     EXPORT = "export"
@@ -35,7 +36,7 @@ class Stage(StrEnum):
 
 
 # The stages that count training steps (done/total are steps).
-TRAINING_STAGES = (Stage.TRAIN, Stage.VALIDATE, Stage.MINING)
+TRAINING_STAGES = (Stage.TRAIN, Stage.VALIDATE, Stage.MINING, Stage.STOPPED)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import { eta, h } from './dom.js';
 const PLANS = {
   train: [
     ['prepare', 'Preparing the clips', ['start', 'restart', 'ingest', 'features', 'dataset', 'compute']],
-    ['train', 'Training', ['train', 'validate', 'mining']],
+    ['train', 'Training', ['train', 'validate', 'mining', 'stopped']],
     ['export', 'Export and device checks', ['export', 'verify']],
     ['evaluate', 'Held-out evaluation', ['evaluate']],
   ],

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from mww_trainer.progress import ProgressEvent
+from mww_trainer.progress import ProgressEvent, Stage
 
 TABLE_ROWS = (
     ("Accuracy", "accuracy"),
@@ -75,7 +75,7 @@ class TrainingDisplay:
 
     def __call__(self, event: ProgressEvent) -> None:
         elapsed = time.monotonic() - self.started
-        if event.stage == "train" and event.metrics:  # a step; without metrics, a notice
+        if event.stage == Stage.TRAIN:
             if self.rate_start is None:
                 self.rate_start = (time.monotonic(), event.done)
             line = progress_line(event, elapsed, self.rate_start)

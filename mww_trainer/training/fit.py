@@ -286,7 +286,7 @@ class Trainer:
         if self.state.step < total:  # stopped early (a run that ends on its last step did not)
             self.options.on_progress(
                 ProgressEvent(
-                    Stage.TRAIN,
+                    Stage.STOPPED,
                     self.state.step,  # the run's steps are all done: the bar ends here
                     self.state.step,
                     f"stopped early at step {self.state.step}: no better checkpoint since step "

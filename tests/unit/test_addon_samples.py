@@ -200,3 +200,8 @@ def test_progress_summary_has_eta_loss_and_validation():
     assert summary["eta_s"] == pytest.approx(10.0)  # 50 steps in 20 s, 25 to go
     restarted = Progress.from_events([*events, {"stage": "restart", "time_s": 40.0}])
     assert restarted.to_dict()["eta_s"] is None
+    # An early stop ends the steps where it happened: the bar is full, nothing is left to wait.
+    stop = {"stage": "stopped", "done": 80, "total": 80, "time_s": 33.0, "message": "stopped"}
+    stopped = Progress.from_events([*events, stop]).to_dict()
+    assert (stopped["step"], stopped["total_steps"], stopped["fraction"]) == (80, 80, 1.0)
+    assert stopped["eta_s"] == 0.0 and stopped["loss"] == 0.25

@@ -45,7 +45,7 @@ def test_training_stops_once_no_better_checkpoint_comes_and_stays_stopped(tmp_pa
     assert (result.best_step, result.steps) == (40, 100)  # 60 steps past the best, of 200
     assert (tmp_path / "checkpoint_step_100.weights.h5").is_file()
     assert not (tmp_path / "checkpoint_step_120.weights.h5").exists()
-    notice = [e for e in events if e.stage == Stage.TRAIN and not e.metrics]
+    notice = [e for e in events if e.stage == Stage.STOPPED]
     assert len(notice) == 1 and (notice[0].done, notice[0].total) == (100, 100)
     assert "stopped early at step 100" in notice[0].message
     assert "since step 40" in notice[0].message

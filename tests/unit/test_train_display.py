@@ -25,3 +25,16 @@ def test_a_long_stage_prints_each_tenth_and_its_end_but_logs_everything(tmp_path
     assert any(line.startswith("Validation Results — Step 500/1000") for line in lines)
     log = display.log_path.read_text(encoding="utf-8")
     assert log.count("[ingest]") == 201
+
+
+def test_steps_print_as_progress_and_an_early_stop_as_its_own_line(tmp_path):
+    out = io.StringIO()
+    display = TrainingDisplay(tmp_path / "logs", stream=out)
+    display(ProgressEvent("train", 500, 1000, "phase 1", {"loss": 0.1, "accuracy": 0.9}))
+    display(ProgressEvent("stopped", 600, 600, "stopped early at step 600: no better"))
+    display.close()
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and not lines[0].startswith("[")
+    assert "500/1000" in lines[0] and "loss=0.1000" in lines[0]
+    assert lines[1] == "[stopped] stopped early at step 600: no better (600/600)"
