@@ -57,11 +57,15 @@ def test_demo_exports_a_verified_model_that_tflite_micro_streams(demo):
 
 def test_demo_model_streams_through_tflite_micro_like_litert(demo):
     from mww_trainer.device.runtime import run_stream_litert, run_stream_tflm
+    from mww_trainer.device.verify import runtime_agreement
 
     data = (demo / "export" / "hey_computer.tflite").read_bytes()
     rng = np.random.default_rng(0)
     slices = rng.integers(-128, 40, (300, 3, 40), dtype=np.int8)
-    assert np.array_equal(run_stream_tflm(data, slices), run_stream_litert(data, slices))
+    # Exact as a rule; the two reference kernels may round one value apart on a rare slice
+    # (verify's own rule, which fails a systematic difference).
+    ok, detail = runtime_agreement(run_stream_tflm(data, slices), run_stream_litert(data, slices))
+    assert ok, detail
 
 
 def test_export_cli_writes_model_and_manifest(demo, tmp_path):

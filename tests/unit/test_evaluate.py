@@ -84,6 +84,7 @@ def test_the_guard_comes_from_the_configuration(tmp_path):
     from mww_trainer.errors import MwwError
 
     assert load_config("standard").training.max_hard_negative_rate == 0.15
+    assert load_config("fast_test").training.max_hard_negative_rate == 1.0  # off: quick models
     override = tmp_path / "o.yaml"
     override.write_text("training:\n  max_hard_negative_rate: 1.5\n")
     with pytest.raises(MwwError, match="max_hard_negative_rate"):
