@@ -176,6 +176,7 @@ def evaluate(config: Config, request: EvaluationRequest, dataset: Dataset, cache
     rec_window, rec = best_window(outputs, target, guard)
     out_dir = request.output_dir or request.model.parent / "evaluation"
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
+    report["max_hard_negative_rate"] = guard
     report |= _real_speech(outputs, device.ambient_human, cutoff, window)
     report["held_out_voices"] = held_out_voices(dataset.select(Role.POSITIVE, split))
     if outputs.positives and outputs.ambient:
@@ -228,6 +229,7 @@ def _report(
             "sliding_window_size": rec_window,
             "recall": rec.recall,
             "fa_per_hour": rec.fa_per_hour,
+            "hard_negative_rate": rec.hard_negative_rate,
         },
     }
 

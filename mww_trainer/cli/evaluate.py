@@ -110,10 +110,13 @@ def format_report(report: dict) -> str:
             f"  {row['cutoff']:<16} {row['recall']:8.4f} {row['fa_per_hour']:7.3f}"
             f" {row['hard_negative_rate']:8.4f}"
         )
+    guard = report.get("max_hard_negative_rate", 1.0)
+    sound_alikes = f" and <= {guard:.0%} of the sound-alikes" if guard < 1 else ""
     lines.append(
-        f"recommended for <= {report['target_fa_per_hour']} FA/h: probability_cutoff "
-        f"{rec['cutoff']}, sliding_window_size {rec['sliding_window_size']} "
-        f"(recall {rec['recall']:.4f}, {rec['fa_per_hour']:.3f} FA/h)"
+        f"recommended for <= {report['target_fa_per_hour']} FA/h{sound_alikes}: "
+        f"probability_cutoff {rec['cutoff']}, sliding_window_size {rec['sliding_window_size']} "
+        f"(recall {rec['recall']:.4f}, {rec['fa_per_hour']:.3f} FA/h, "
+        f"{rec['hard_negative_rate']:.0%} of the sound-alikes)"
     )
     for key in ("missed", "false_accepts"):
         for item in report.get("analysis", {}).get(key, []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_export_cli_rejects_a_checkpoint_of_another_shape(demo, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_evaluate_cli_reports_device_detection(demo):
+def test_evaluate_cli_reports_device_detection(demo, tmp_path):
     proc = run(
         "mww-evaluate",
         "--tflite",
@@ -150,6 +151,17 @@ def test_evaluate_cli_reports_device_detection(demo):
     cutoffs = [level["cutoff_u8"] for level in sidecar["levels"]]
     assert cutoffs == sorted(cutoffs) and len(cutoffs) == 3
     assert sidecar["levels"][1]["cutoff"] == manifest["micro"]["probability_cutoff"]
+    # The demo (fast_test) recommends without the sound-alikes guard; with it, the text says so.
+    assert report["max_hard_negative_rate"] == 1.0
+    assert 0.0 <= report["recommended"]["hard_negative_rate"] <= 1.0
+    override = tmp_path / "guard.yaml"
+    override.write_text("training:\n  max_hard_negative_rate: 0.15\n")
+    model = tmp_path / "model"
+    shutil.copytree(demo / "export", model)  # mww-evaluate writes its levels beside the model
+    config = ("--config", str(demo / "demo.yaml"), "--override", str(override))
+    text = run("mww-evaluate", "--tflite", str(model / "hey_computer.tflite"), *config)
+    assert text.returncode == 0, text.stderr
+    assert "FA/h and <= 15% of the sound-alikes: probability_cutoff" in text.stdout
 
 
 def test_training_resumes_after_being_killed(demo, tmp_path):
