@@ -26,7 +26,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mww_trainer.evaluation.sweep import OperatingPoint, Sweep, recommend
+from mww_trainer.evaluation.det_curve import read_det_json
+from mww_trainer.evaluation.sweep import Sweep, recommend
 
 BIN = Path(sys.executable).parent
 
@@ -40,8 +41,36 @@ class AtCutoff:
     engine_fa_per_hour: float
 
 
-def _points(det: Path) -> dict[int, dict]:
-    return {p["cutoff_u8"]: p for p in json.loads(det.read_text())["points"]}
+@dataclass(frozen=True)
+class HeldOut:
+    """A run's held-out test curves, read once."""
+
+    people: Sweep  # the held-out people saying the word
+    real: Sweep  # the held-out engine's wake words against the people talking
+    synthetic: Sweep  # the held-out engine's wake words against its own talk
+    talk_hours: float
+    target_fa_per_hour: float
+
+    @classmethod
+    def read(cls, run: Path) -> HeldOut:
+        real = json.loads((run / "evaluate_real.json").read_text())
+        return cls(
+            read_det_json(run / "evaluate_people" / "det.json"),
+            read_det_json(run / "evaluate_real" / "det.json"),
+            read_det_json(run / "evaluate_synthetic" / "det.json"),
+            real["real_speech_hours"],
+            real["target_fa_per_hour"],
+        )
+
+    def at(self, u8: int) -> AtCutoff:
+        real = self.real.points[u8]
+        return AtCutoff(
+            u8,
+            self.people.points[u8].recall,
+            round(real.fa_per_hour * self.talk_hours),
+            real.recall,
+            self.synthetic.points[u8].fa_per_hour,
+        )
 
 
 def validation_sweep(run: Path, preset: str) -> Sweep:
@@ -57,28 +86,7 @@ def validation_sweep(run: Path, preset: str) -> Sweep:
         command += ["--override", str(run / "train.yaml"), "--split", "val", "--json"]
         command += ["--output", str(run / "evaluate_val")]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    found = json.loads(det.read_text())
-    points = tuple(
-        OperatingPoint(
-            p["cutoff_u8"], 1 - p["false_reject_rate"], p["fa_per_hour"], p["hard_negative_rate"]
-        )
-        for p in sorted(found["points"], key=lambda p: p["cutoff_u8"])
-    )
-    return Sweep(found["sliding_window_size"], points)
-
-
-def at_cutoff(run: Path, u8: int) -> AtCutoff:
-    real = _points(run / "evaluate_real" / "det.json")
-    people = _points(run / "evaluate_people" / "det.json")
-    synthetic = _points(run / "evaluate_synthetic" / "det.json")
-    talk_hours = json.loads((run / "evaluate_real.json").read_text())["real_speech_hours"]
-    return AtCutoff(
-        u8,
-        1 - people[u8]["false_reject_rate"],
-        round(real[u8]["fa_per_hour"] * talk_hours),
-        1 - real[u8]["false_reject_rate"],
-        synthetic[u8]["fa_per_hour"],
-    )
+    return read_det_json(det)
 
 
 def main() -> None:
@@ -98,11 +106,10 @@ def main() -> None:
     )
     table: dict[float, list[AtCutoff]] = {g: [] for g in args.guards}
     for run in runs:
-        val = validation_sweep(run, args.config)
-        target = json.loads((run / "evaluate_real.json").read_text())["target_fa_per_hour"]
+        val, held_out = validation_sweep(run, args.config), HeldOut.read(run)
         cells = []
         for guard in args.guards:
-            got = at_cutoff(run, recommend(val, target, guard).cutoff_u8)
+            got = held_out.at(recommend(val, held_out.target_fa_per_hour, guard).cutoff_u8)
             table[guard].append(got)
             people = f"{got.people_recall:.2f}/{got.people_false_accepts:2d}"
             cells.append(f"{got.cutoff_u8:3d} {people}")

@@ -27,6 +27,24 @@ def write_det_json(result: Sweep, path: Path) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
+def read_det_json(path: Path) -> Sweep:
+    """The sweep a det.json holds (what write_det_json wrote), for benches that replay it."""
+    data = json.loads(Path(path).read_text())
+    points = sorted(data["points"], key=lambda p: p["cutoff_u8"])
+    return Sweep(
+        data["sliding_window_size"],
+        tuple(
+            OperatingPoint(
+                p["cutoff_u8"],
+                1 - p["false_reject_rate"],
+                p["fa_per_hour"],
+                p["hard_negative_rate"],
+            )
+            for p in points
+        ),
+    )
+
+
 def write_det_png(
     result: Sweep, path: Path, *, chosen: OperatingPoint | None = None, title: str = "DET curve"
 ) -> Path:

@@ -123,8 +123,8 @@ def recommend(
             for p in result.offerable()
             if p.fa_per_hour <= target_fa_per_hour and p.hard_negative_rate <= guard
         ]
-        if viable and max(p.recall for p in viable) > 0.0:
-            best = max(p.recall for p in viable)
+        best = max((p.recall for p in viable), default=0.0)
+        if best > 0.0:
             tied = [p.cutoff_u8 for p in viable if p.recall == best]
             return result.points[(min(tied) + max(tied)) // 2]
     return quietest_that_wakes(result)

@@ -186,3 +186,16 @@ def test_a_model_that_wakes_on_nothing_still_gets_a_cutoff_a_manifest_can_hold()
     assert manifest_problems(manifest) == []
     levels = measure_levels(result, point.cutoff, {})
     assert all(0 < level.cutoff < 1 for level in levels.levels)
+
+
+def test_a_det_json_reads_back_as_the_sweep_it_was_written_from(tmp_path):
+    from mww_trainer.evaluation.det_curve import read_det_json, write_det_json
+
+    ambient = np.zeros(SLICES_PER_HOUR, np.uint8)
+    ambient[500:506] = 150
+    result = sweep([wake(250), wake(180)], [ambient], window=3, hard_negatives=[wake(170)])
+    again = read_det_json(write_det_json(result, tmp_path / "det.json"))
+    assert again.window == 3 and len(again.points) == 256
+    for a, b in zip(again.points, result.points, strict=True):
+        assert a.cutoff_u8 == b.cutoff_u8 and a.recall == pytest.approx(b.recall)
+        assert (a.fa_per_hour, a.hard_negative_rate) == (b.fa_per_hour, b.hard_negative_rate)
