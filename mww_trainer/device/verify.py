@@ -333,8 +333,9 @@ def _check_variables(report: VerifyReport, model: TFLiteModel) -> None:
 
 
 # How much the two interpreters may disagree before the model is called incompatible.
-MAX_DIFFERING_SHARE = 0.01  # of the slices
-MAX_ROUNDING_GAP = 16  # output steps of 255
+ONE_STEP = 1  # of 255: a rounding difference, allowed on any slice
+MAX_DIFFERING_SHARE = 0.01  # of the slices that may differ by more than one step
+MAX_ROUNDING_GAP = 16  # output steps of 255, never exceeded
 
 
 def _check_runtime(report: VerifyReport, data: bytes) -> None:
@@ -362,19 +363,21 @@ def runtime_agreement(micro: np.ndarray, litert: np.ndarray) -> tuple[bool, str]
     """Whether the two interpreters' outputs on the same stream agree closely enough.
 
     Exact agreement is the rule, but the two reference kernels can round one intermediate
-    value differently and the model's state carries that for a slice or two (seen on 1 of
-    250 slices in two of our models). TFLite-Micro is what the device runs: a rare, bounded
-    difference is reported, a systematic one fails.
+    value differently and the model's streaming state carries that on: a one-step
+    difference (1/255, below any cutoff's resolution) was seen on up to 21 of 250 slices of
+    a tiny model. TFLite-Micro is what the device runs, so one-step differences anywhere
+    and rare larger ones up to a bound are reported; frequent or large ones fail.
     """
     gap = np.abs(micro.astype(int) - litert.astype(int))
     differ = np.flatnonzero(gap)
+    wide = np.flatnonzero(gap > ONE_STEP)
     total = len(micro)
-    rare = differ.size <= MAX_DIFFERING_SHARE * total
+    rare = wide.size <= MAX_DIFFERING_SHARE * total
     if differ.size and not (rare and gap.max() <= MAX_ROUNDING_GAP):
-        i = int(differ[0])
+        i = int(wide[0])
         return False, (
-            f"outputs differ on {differ.size} of {total} slices (first: slice {i},"
-            f" TFLite-Micro {micro[i]}, LiteRT {litert[i]})"
+            f"outputs differ by more than one step on {wide.size} of {total} slices"
+            f" (first: slice {i}, TFLite-Micro {micro[i]}, LiteRT {litert[i]})"
         )
     agreement = (
         f"agree on {total} slices"
