@@ -2,13 +2,16 @@
 finished quality runs.
 
     .venv/bin/python bench/cutoff_rules.py /tmp/mww-quality/stop/pico-seed* \\
-        [--guards 1 0.25 0.2 0.15 0.1] [--config standard]
+        [--guards 1 0.25 0.2 0.15 0.1] [--config standard] [--without-talk people-klettres]
 
-For each run of bench/quality.py (with ``--real-word``): mww-evaluate its exported .tflite on
-the run's validation split (once, kept in ``evaluate_val/``), choose the cutoff on that sweep
-with the product's own `sweep.recommend` for each guard, and read the held-out test curves at
-that cutoff: recall on held-out people saying the word, false accepts in held-out people
-talking, recall on the held-out engine and its false accepts per hour on synthetic talk.
+For each run of bench/quality.py (with ``--real-word``): stream the run's validation split
+through its exported .tflite (once, kept in ``evaluate_val/outputs.npz``), choose the cutoff on
+that sweep with the product's own `sweep.recommend` for each guard, and read the held-out test
+curves at that cutoff: recall on held-out people saying the word, false accepts in held-out
+people talking, recall on the held-out engine and its false accepts per hour on synthetic talk.
+
+``--without-talk`` asks what if validation had not held some talk: files whose name contains
+one of the words are left out of the validation sweep (not of training, which is done).
 
 The checkpoint does not depend on the guard: checkpoints are ranked by FA/h at the cutoff, which
 meets the target with or without it, and by a recall figure that no cutoff enters. So the
@@ -20,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mww_trainer.evaluation.det_curve import read_det_json
-from mww_trainer.evaluation.sweep import Sweep, recommend
+import numpy as np
 
-BIN = Path(sys.executable).parent
+from mww_trainer.evaluation.det_curve import read_det_json
+from mww_trainer.evaluation.sweep import Sweep, recommend, sweep
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,76 @@ class HeldOut:
         )
 
 
-def validation_sweep(run: Path, preset: str) -> Sweep:
-    det = run / "evaluate_val" / "det.json"
-    if not det.is_file():
-        # A copy of the export: mww-evaluate writes its sensitivity levels beside the model.
-        model = run / "evaluate_val_model"
-        model.mkdir(exist_ok=True)
-        for name in ("stop.tflite", "manifest.json"):
-            shutil.copy2(run / "run" / "exported" / name, model / name)
-        tflite = next(model.glob("*.tflite"))
-        command = [str(BIN / "mww-evaluate"), "--tflite", str(tflite), "--config", preset]
-        command += ["--override", str(run / "train.yaml"), "--split", "val", "--json"]
-        command += ["--output", str(run / "evaluate_val")]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return read_det_json(det)
+@dataclass(frozen=True)
+class Validation:
+    """A run's validation split as its exported model scored it, one uint8 stream per file."""
+
+    positives: list[np.ndarray]
+    hard_negatives: list[np.ndarray]
+    talk: list[np.ndarray]
+    talk_names: list[str]
+    window: int
+
+    def sweep(self, without: Sequence[str] = ()) -> Sweep:
+        talk = [
+            out
+            for out, name in zip(self.talk, self.talk_names, strict=True)
+            if not any(word in name for word in without)
+        ]
+        return sweep(self.positives, talk, window=self.window, hard_negatives=self.hard_negatives)
+
+
+def _pack(streams: list[np.ndarray]) -> dict[str, np.ndarray]:
+    lengths = np.array([len(s) for s in streams], np.int64)
+    joined = np.concatenate(streams) if streams else np.zeros(0, np.uint8)
+    return {"joined": joined.astype(np.uint8), "lengths": lengths}
+
+
+def _unpack(joined: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    return np.split(joined, np.cumsum(lengths)[:-1]) if len(lengths) else []
+
+
+def validation(run: Path, preset: str) -> Validation:
+    """The validation split streamed through the run's export (kept in evaluate_val/)."""
+    cached = run / "evaluate_val" / "outputs.npz"
+    exported = run / "run" / "exported"
+    window = json.loads((exported / "manifest.json").read_text())["micro"]["sliding_window_size"]
+    if not cached.is_file():
+        _score_validation(run, preset, next(exported.glob("*.tflite")), cached)
+    with np.load(cached) as data:
+        streams = {
+            key: _unpack(data[f"{key}_joined"], data[f"{key}_lengths"])
+            for key in ("positives", "hard_negatives", "talk")
+        }
+        names = [str(n) for n in data["talk_names"]]
+    return Validation(
+        streams["positives"], streams["hard_negatives"], streams["talk"], names, window
+    )
+
+
+def _score_validation(run: Path, preset: str, tflite: Path, dest: Path) -> None:
+    from mww_trainer.config.loader import load_config
+    from mww_trainer.data.feature_cache import FeatureCache
+    from mww_trainer.data.ingest import Split
+    from mww_trainer.data.training_set import device_set
+    from mww_trainer.evaluation_run import tflite_outputs
+    from mww_trainer.pipeline import load_dataset
+
+    config = load_config(preset, run / "train.yaml")
+    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
+    device = device_set(config, load_dataset(config), cache, Split.VAL)
+    outputs = tflite_outputs(tflite.read_bytes(), device)
+    arrays = {"talk_names": np.array(device.ambient_names)}
+    for key, streams in (
+        ("positives", outputs.positives),
+        ("hard_negatives", outputs.hard_negatives),
+        ("talk", outputs.ambient),
+    ):
+        arrays |= {f"{key}_{k}": v for k, v in _pack(streams).items()}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.stem + ".partial.npz")
+    np.savez_compressed(partial, **arrays)
+    partial.replace(dest)
 
 
 def main() -> None:
@@ -94,6 +151,14 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="bench/quality.py run folders")
     parser.add_argument("--guards", nargs="+", type=float, default=[1.0, 0.25, 0.2, 0.15, 0.1])
     parser.add_argument("--config", default="standard", help="the preset the runs trained with")
+    parser.add_argument(
+        "--without-talk",
+        nargs="+",
+        default=[],
+        metavar="WORD",
+        help="leave validation talk files whose name holds WORD out of the sweep, e.g. "
+        "people-klettres (a what-if: training is not redone)",
+    )
     args = parser.parse_args()
     runs = [r for r in args.runs if (r / "evaluate_people" / "det.json").is_file()]
     if not runs:
@@ -106,7 +171,8 @@ def main() -> None:
     )
     table: dict[float, list[AtCutoff]] = {g: [] for g in args.guards}
     for run in runs:
-        val, held_out = validation_sweep(run, args.config), HeldOut.read(run)
+        val = validation(run, args.config).sweep(args.without_talk)
+        held_out = HeldOut.read(run)
         cells = []
         for guard in args.guards:
             got = held_out.at(recommend(val, held_out.target_fa_per_hour, guard).cutoff_u8)
