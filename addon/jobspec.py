@@ -55,7 +55,7 @@ SYNTH_DEFAULTS = {
     "positives": 2000,
     "hard_negatives": 1000,
     "ambient_minutes": 120,
-    "recorded_minutes": 120,
+    "recorded_minutes": 240,
     "background": 10,
     "rirs": 5,
 }

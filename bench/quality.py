@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mww_trainer.synth.options import PEOPLE_PER_SYNTHETIC_MINUTE
+
 BIN = Path(sys.executable).parent
 REAL_SPEECH = Path(__file__).resolve().parents[2] / "shared" / "real_speech"
 AUDIO = (".flac", ".wav")
@@ -479,7 +481,7 @@ def main() -> None:
         "--recorded-minutes",
         type=float,
         help="minutes of people's recordings mww-synth adds to the training talk (its "
-        "default: as many as --ambient-minutes; 0: none); the test's people are others",
+        "default: twice --ambient-minutes; 0: none); the test's people are others",
     )
     parser.add_argument(
         "--no-speech-pack",
@@ -498,7 +500,8 @@ def main() -> None:
     args = parser.parse_args()
     args.slug = "_".join(args.phrase.lower().split())
     minutes = args.recorded_minutes
-    args.people_minutes = args.ambient_minutes if minutes is None else minutes
+    default = PEOPLE_PER_SYNTHETIC_MINUTE * args.ambient_minutes
+    args.people_minutes = default if minutes is None else minutes
     args.people = people_label(args.phrase, args.people_minutes)
     if args.reference_only and not args.reference:
         parser.error("--reference-only needs --reference")

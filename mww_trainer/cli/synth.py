@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="minutes of people talking, recorded, in negative/people-<speaker>: the voice "
         "prompts, game dialogue and read letters Debian packages install "
         "(asterisk-core-sounds-*-g722, fillets-ng-data-cs/-nl, hedgewars-data, klettres-data); "
-        "real voices keep the model quiet around people (default: as many as --ambient-minutes; "
-        "0 leaves them out)",
+        "real voices keep the model quiet around people (default: twice --ambient-minutes, as "
+        "many as are installed; 0 leaves them out)",
     )
     add(
         "--recordings-root",

@@ -196,10 +196,12 @@ def test_synth_writes_people_talking_as_people_by_default(tmp_path: Path, root: 
     assert people and all(e["path"].startswith("negative/people-") for e in people)
     assert all(e["path"].split("/")[1] == f"people-{e['voice']}" for e in people)
     minutes = sum(e["duration_s"] for e in people) / 60
-    assert 0.3 <= minutes <= 0.3 + 8.0 / 60  # as many minutes as the synthetic talk
+    # twice as many minutes as the synthetic talk (0.3), give or take the last file
+    assert 2 * 0.3 <= minutes <= 2 * 0.3 + 8.0 / 60
     assert manifest["people"]["minutes"] == pytest.approx(minutes, abs=0.01)
     assert result.people["speakers"] == len({e["voice"] for e in people})
-    assert len({e["package"] for e in people}) == len(people)  # packages take turns
+    # packages take turns by minutes of talk: each of the six the fixture installs gets some
+    assert len({e["package"] for e in people}) == 6
     assert any("not installed" in n and "asterisk-core-sounds-ru-g722" in n for n in notes)
     for entry in people:
         audio, rate = sf.read(tmp_path / "d" / entry["path"], dtype="float32")
