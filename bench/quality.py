@@ -75,14 +75,17 @@ class RealSpeech:
     hours: dict[str, float]
     # Held-out people saying the wake word (``--real-word``), as a dataset folder, or None.
     people: Path | None = None
+    # The other half's people saying it, one folder per speaker (``--user-takes`` draws on it).
+    takes: Path | None = None
 
 
 def real_speech_halves(work: Path, word: str | None = None) -> RealSpeech:
     """Two speaker-disjoint halves of the shared real speech, as folders of links.
 
     With ``word`` (a Speech Commands word: stop, left, ...) its takes are never negatives: the
-    test half's speakers saying it become a dataset of real wake words (the train half's are
-    left out, so no voice the model heard saying it is tested).
+    test half's speakers saying it become a dataset of real wake words; the train half's are
+    kept apart, one folder per speaker, for ``--user-takes`` (no voice the model may have heard
+    saying it is tested).
     """
     if not REAL_SPEECH.is_dir():
         raise SystemExit(f"{REAL_SPEECH} is missing: the real-speech benchmark needs it")
@@ -94,12 +97,13 @@ def real_speech_halves(work: Path, word: str | None = None) -> RealSpeech:
         words = sorted(d.name for d in spoken.parent.iterdir() if d.is_dir())
         raise SystemExit(f"--real-word {word!r}: no {spoken}; one of {', '.join(words)}")
     people = work / f"real_word-{word}" if word else None
+    takes = work / f"real_word-{word}-train" if word else None
     files = sorted(p for p in REAL_SPEECH.rglob("*") if p.suffix.lower() in AUDIO)
     for path in files:
         half = int(hashlib.sha256(speaker_of(path).encode()).hexdigest(), 16) % 2
-        if people is not None and path.parent == spoken:
-            if half == 1:
-                _link(people / "positive" / speaker_of(path) / path.name, path)
+        if people is not None and takes is not None and path.parent == spoken:
+            folder = people / "positive" if half == 1 else takes
+            _link(folder / speaker_of(path) / path.name, path)
             continue
         _link(halves[half] / path.relative_to(REAL_SPEECH), path)
     import soundfile
@@ -108,7 +112,39 @@ def real_speech_halves(work: Path, word: str | None = None) -> RealSpeech:
         name: sum(soundfile.info(str(p)).duration for p in half.rglob("*") if p.is_file()) / 3600
         for name, half in zip(("train", "test"), halves, strict=True)
     }
-    return RealSpeech(halves[0], halves[1], hours, people)
+    return RealSpeech(halves[0], halves[1], hours, people, takes)
+
+
+def user_takes(takes: Path, wanted: int) -> list[Path]:
+    """Whole speakers' takes of the wake word, in a fixed order, until ``wanted`` are reached:
+    what users recording themselves add (a speaker's takes are never split up, so the split
+    can hold whole people out for validation as it does for a household)."""
+    speakers = sorted(
+        (d for d in takes.iterdir() if d.is_dir()),
+        key=lambda d: hashlib.sha256(d.name.encode()).hexdigest(),
+    )
+    chosen: list[Path] = []
+    for speaker in speakers:
+        if len(chosen) >= wanted:
+            break
+        chosen += sorted(speaker.iterdir())
+    if len(chosen) < wanted:
+        raise SystemExit(f"--user-takes {wanted}: the training half has only {len(chosen)} takes")
+    return chosen
+
+
+def with_user_takes(data: Path, takes: list[Path], out: Path) -> Path:
+    """A fold's dataset plus people's takes in positive/<speaker>/: a person's recordings, as
+    the panel keeps them (no synth manifest entry, a folder per speaker)."""
+    if (out / "synth_manifest.json").is_file():
+        return out
+    for path in data.rglob("*"):
+        if not path.is_dir() and path.name != "synth_manifest.json":
+            _link(out / path.relative_to(data), path.resolve())
+    for take in takes:
+        _link(out / "positive" / take.parent.name / take.name, take.resolve())
+    (out / "synth_manifest.json").write_text((data / "synth_manifest.json").read_text())
+    return out
 
 
 def _link(link: Path, target: Path) -> None:
@@ -362,6 +398,17 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
         people = f"-people{args.people}" if args.people_minutes > 0 else ""
         without = Path(args.work) / args.slug / f"train-without-{fold}{people}"
         data = fold_dataset(clips, talk, held, without)
+        if args.user_takes:
+            chosen = user_takes(speech.takes, args.user_takes)
+            data = with_user_takes(
+                data, chosen, without.with_name(f"{without.name}-takes{len(chosen)}")
+            )
+            speakers = len({t.parent.name for t in chosen})
+            print(
+                f"{len(chosen)} takes of {args.phrase!r} by {speakers} people (training half) "
+                "added as their recordings",
+                flush=True,
+            )
     test = Path(args.work) / args.slug / f"test-{fold}"
     common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
     synth(
@@ -484,6 +531,13 @@ def main() -> None:
         "default: twice --ambient-minutes; 0: none); the test's people are others",
     )
     parser.add_argument(
+        "--user-takes",
+        type=int,
+        default=0,
+        help="with --real-word: add this many of the training half's takes of the word (whole "
+        "speakers) as people's own recordings, as users recording themselves would",
+    )
+    parser.add_argument(
         "--no-speech-pack",
         action="store_true",
         help="train without the shared real speech (a user with no speech pack); the test "
@@ -505,6 +559,8 @@ def main() -> None:
     args.people = people_label(args.phrase, args.people_minutes)
     if args.reference_only and not args.reference:
         parser.error("--reference-only needs --reference")
+    if args.user_takes and not args.real_word:
+        parser.error("--user-takes needs --real-word (the takes are real people's)")
     folds = args.fold or ["pico", "festival+flite", "piper"]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
