@@ -67,7 +67,7 @@ def test_without_a_stale_stretch_every_step_is_trained(tmp_path, patience):
 
 
 def test_the_presets_and_a_wrong_value(tmp_path):
-    assert load_config("standard").training.early_stop_steps == 10_000
+    assert load_config("standard").training.early_stop_steps == 4_000
     assert load_config("fast_test").training.early_stop_steps == 0
     override = tmp_path / "o.yaml"
     override.write_text("training:\n  early_stop_steps: -5\n")
