@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from mww_trainer.config.loader import load_config
+from mww_trainer.config.types import Config
 from mww_trainer.data.feature_cache import FeatureCache
 from mww_trainer.data.training_set import DeviceSet, device_set
 from mww_trainer.evaluation.scoring import outputs_for_all
@@ -31,7 +32,7 @@ from mww_trainer.training.checkpoint import load_checkpoint
 from mww_trainer.training.fit import STATE_NAME
 
 
-def _device(run: Path, name: str, preset: str) -> tuple[object, DeviceSet]:
+def _device(run: Path, name: str, preset: str) -> tuple[Config, DeviceSet]:
     config = load_config(preset, run / f"{name}.yaml")
     cache = FeatureCache(Path(config.paths.processed_dir) / "features")
     return config, device_set(config, load_dataset(config), cache, None)
@@ -53,13 +54,13 @@ def by_step(run: Path, steps: list[int], budgets: list[int], preset: str) -> dic
     folder = run / "run" / "checkpoints"
     history = json.loads((folder / STATE_NAME).read_text())["history"]
     validation = {m["step"]: m for m in history}
+    window = config.export.sliding_window_size
     rows = {}
     for step in steps:
         path = folder / f"checkpoint_step_{step}.weights.h5"
         if not path.is_file():
             continue
         net = load_checkpoint(config.model, path)
-        window = config.export.sliding_window_size
         result = sweep(
             outputs_for_all(net, people.positives), outputs_for_all(net, talk), window=window
         )

@@ -98,12 +98,13 @@ def real_speech_halves(work: Path, word: str | None = None) -> RealSpeech:
         raise SystemExit(f"--real-word {word!r}: no {spoken}; one of {', '.join(words)}")
     people = work / f"real_word-{word}" if word else None
     takes = work / f"real_word-{word}-train" if word else None
+    # Where each half's takes of the word go: the test's people, or the takes to draw on.
+    word_halves = (takes, people / "positive") if people and takes else None
     files = sorted(p for p in REAL_SPEECH.rglob("*") if p.suffix.lower() in AUDIO)
     for path in files:
         half = int(hashlib.sha256(speaker_of(path).encode()).hexdigest(), 16) % 2
-        if people is not None and takes is not None and path.parent == spoken:
-            folder = people / "positive" if half == 1 else takes
-            _link(folder / speaker_of(path) / path.name, path)
+        if word_halves and path.parent == spoken:
+            _link(word_halves[half] / speaker_of(path) / path.name, path)
             continue
         _link(halves[half] / path.relative_to(REAL_SPEECH), path)
     import soundfile
