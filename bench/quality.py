@@ -134,16 +134,30 @@ def user_takes(takes: Path, wanted: int) -> list[Path]:
     return chosen
 
 
-def with_user_takes(data: Path, takes: list[Path], out: Path) -> Path:
+def households(takes: list[Path], people: int) -> dict[str, str]:
+    """Each real speaker's folder name in a household of ``people``: whole speakers dealt out
+    in turn, so each of its people is a few real ones (Speech Commands has at most six takes
+    a person; a household's people record more each)."""
+    speakers = list(dict.fromkeys(t.parent.name for t in takes))
+    if len(speakers) < people:
+        raise SystemExit(f"--household {people}: the takes are by only {len(speakers)} people")
+    return {s: f"household-{i % people + 1}" for i, s in enumerate(speakers)}
+
+
+def with_user_takes(
+    data: Path, takes: list[Path], out: Path, folders: dict[str, str] | None = None
+) -> Path:
     """A fold's dataset plus people's takes in positive/<speaker>/: a person's recordings, as
-    the panel keeps them (no synth manifest entry, a folder per speaker)."""
+    the panel keeps them (no synth manifest entry, a folder per speaker; ``folders`` renames
+    speakers, as households() does)."""
     if (out / "synth_manifest.json").is_file():
         return out
     for path in data.rglob("*"):
         if not path.is_dir() and path.name != "synth_manifest.json":
             _link(out / path.relative_to(data), path.resolve())
     for take in takes:
-        _link(out / "positive" / take.parent.name / take.name, take.resolve())
+        speaker = (folders or {}).get(take.parent.name, take.parent.name)
+        _link(out / "positive" / speaker / take.name, take.resolve())
     (out / "synth_manifest.json").write_text((data / "synth_manifest.json").read_text())
     return out
 
@@ -401,13 +415,17 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
         data = fold_dataset(clips, talk, held, without)
         if args.user_takes:
             chosen = user_takes(speech.takes, args.user_takes)
-            data = with_user_takes(
-                data, chosen, without.with_name(f"{without.name}-takes{len(chosen)}")
-            )
+            name = f"{without.name}-takes{len(chosen)}"
+            folders = None
+            if args.household:
+                folders = households(chosen, args.household)
+                name += f"-household{args.household}"
+            data = with_user_takes(data, chosen, without.with_name(name), folders)
             speakers = len({t.parent.name for t in chosen})
+            as_people = f" filed as {args.household} people" if args.household else ""
             print(
                 f"{len(chosen)} takes of {args.phrase!r} by {speakers} people (training half) "
-                "added as their recordings",
+                f"added as their recordings{as_people}",
                 flush=True,
             )
     test = Path(args.work) / args.slug / f"test-{fold}"
@@ -539,6 +557,13 @@ def main() -> None:
         "speakers) as people's own recordings, as users recording themselves would",
     )
     parser.add_argument(
+        "--household",
+        type=int,
+        default=0,
+        help="with --user-takes: file the takes as this many people (each a few real ones "
+        "dealt out in turn), as a household's recordings are",
+    )
+    parser.add_argument(
         "--no-speech-pack",
         action="store_true",
         help="train without the shared real speech (a user with no speech pack); the test "
@@ -562,6 +587,8 @@ def main() -> None:
         parser.error("--reference-only needs --reference")
     if args.user_takes and not args.real_word:
         parser.error("--user-takes needs --real-word (the takes are real people's)")
+    if args.household and not args.user_takes:
+        parser.error("--household needs --user-takes (it files their takes as N people)")
     folds = args.fold or ["pico", "festival+flite", "piper"]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -119,7 +119,8 @@ def test_discovers_roles_and_nested_speakers(dataset_root: Path) -> None:
     assert clip.sha256 == hashlib.sha256(clip.path.read_bytes()).hexdigest()
     assert dataset.problems == ()
     assert speaker_leakage(dataset) == []
-    assert dataset.counts()["positive"] == {"train": 3, "val": 3, "test": 2}  # 3 speakers
+    # Three people: the one with fewest takes validates, the others train, none is kept for test.
+    assert dataset.counts()["positive"] == {"train": 6, "val": 2, "test": 0}
 
 
 def test_files_directly_in_positive_are_one_speaker_with_a_note(dataset_root: Path) -> None:
@@ -265,7 +266,7 @@ def test_no_speaker_in_two_splits_and_ratios_hold_on_30_speakers(tmp_path: Path)
 
 def test_split_is_stable_when_files_and_speakers_are_added(tmp_path: Path) -> None:
     root = tmp_path / "dataset"
-    make_speakers(root, 10, 3)
+    make_speakers(root, 10, 10)  # enough people and takes for every split's share
     make_negatives(root, 10)
     first = split_of(run(root))
     # The same files on another machine, without a split file: the same split.
@@ -287,12 +288,15 @@ def test_split_is_stable_when_files_and_speakers_are_added(tmp_path: Path) -> No
     assert positives[Split.TRAIN] / positives.total() == pytest.approx(0.8, abs=0.05)
 
 
-def test_small_dataset_puts_a_speaker_in_val_and_test(tmp_path: Path) -> None:
+def test_small_dataset_validates_on_a_speaker_and_trains_on_the_rest(tmp_path: Path) -> None:
     root = tmp_path / "dataset"
     make_speakers(root, 3, 5)
     make_negatives(root, 3)
     dataset = run(root)
-    assert {clip.split for clip in dataset.select(role=Role.POSITIVE)} == set(Split)
+    assert Counter(clip.split for clip in dataset.select(role=Role.POSITIVE)) == {
+        Split.TRAIN: 10,
+        Split.VAL: 5,
+    }
     assert {clip.split for clip in dataset.select(role=Role.NEGATIVE)} == set(Split)
     assert speaker_leakage(dataset) == []
 
@@ -303,8 +307,8 @@ def test_one_speaker_is_split_by_file_with_a_leakage_warning(tmp_path: Path) -> 
     make_negatives(root, 2)
     dataset = run(root)
     counts = Counter(clip.split for clip in dataset.select(role=Role.POSITIVE))
-    assert [counts[s] for s in Split] == [8, 1, 1]
-    assert speaker_leakage(dataset) == ["speaker 'spk00' is in train and val and test"]
+    assert [counts[s] for s in Split] == [9, 1, 0]  # a person's takes are never kept for test
+    assert speaker_leakage(dataset) == ["speaker 'spk00' is in train and val"]
     assert any("only 1 positive speaker(s)" in note for note in dataset.notes)
 
 
@@ -341,5 +345,5 @@ def test_progress_and_summary(dataset_root: Path) -> None:
     assert events[-1].stage == "ingest"
     assert events[-1].done == events[-1].total == 13
     summary = dataset.summary()
-    assert summary.splitlines()[1].split()[:4] == ["positive", "3", "3", "2"]
+    assert summary.splitlines()[1].split()[:4] == ["positive", "6", "2", "0"]
     assert "13 clips used, 3 positive speakers; 0 file(s) skipped" in summary

@@ -88,3 +88,20 @@ def test_takes_are_recordings_held_out_by_speaker(bench, tmp_path: Path, takes: 
         splits[clip.speaker].add(clip.split)
     assert all(len(found) == 1 for found in splits.values())
     assert len({s for found in splits.values() for s in found}) > 1
+
+
+def test_a_household_files_whole_speakers_as_its_people(bench, tmp_path: Path, takes: Path) -> None:
+    chosen = bench.user_takes(takes, 15)
+    folders = bench.households(chosen, 3)
+    assert sorted(set(folders.values())) == ["household-1", "household-2", "household-3"]
+    assert set(folders) == set(TAKES)  # every real speaker is in exactly one of them
+    with pytest.raises(SystemExit, match="only 6 people"):
+        bench.households(chosen, 7)
+    data = fold_data(tmp_path / "fold")
+    out = bench.with_user_takes(data, chosen, tmp_path / "fold-house3", folders)
+    dataset = ingest(paths_for(out), split_file=tmp_path / "processed" / "split.json")
+    people = [c for c in dataset.select(Role.POSITIVE) if c.human]
+    assert len(people) == 15
+    assert {c.speaker for c in people} == set(folders.values())
+    for clip in people:
+        assert clip.speaker == folders[clip.path.resolve().parent.name]

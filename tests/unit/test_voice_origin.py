@@ -148,6 +148,77 @@ def test_two_people_with_enough_takes_one_trains_one_validates(tmp_path: Path) -
     assert any("only 2 positive speaker(s)" in n for n in notes), notes
 
 
+def takes_by(people: dict[str, int], role: Role = Role.POSITIVE) -> list[Unit]:
+    return [
+        Unit(f"{who}-{i}", role, who, 1.0, HUMAN) for who, n in people.items() for i in range(n)
+    ]
+
+
+def splits_of_people(units: list[Unit], splits: dict[str, Split]) -> dict[str, set[Split]]:
+    found: dict[str, set[Split]] = defaultdict(set)
+    for unit in units:
+        found[unit.speaker].add(splits[unit.sha256])
+    return found
+
+
+def test_a_household_trains_on_everyone_validation_does_not_hold_out() -> None:
+    ratios = (0.8, 0.1, 0.1)
+    state = SplitState()
+    household = takes_by({"alice": 20, "bob": 15, "carol": 8, "dan": 4})
+    splits, notes = assign(household, state, ratios)
+    # The fewest takes validate (dan); carol too would give validation 12 of 47 takes, more
+    # than twice its share, so she trains; nobody is kept for test.
+    assert splits_of_people(household, splits) == {
+        "alice": {Split.TRAIN},
+        "bob": {Split.TRAIN},
+        "carol": {Split.TRAIN},
+        "dan": {Split.VAL},
+    }
+    assert notes == []
+    # Sound-alikes by the same household follow the same rule on their own.
+    hard = takes_by({"alice": 3, "bob": 3, "carol": 3}, Role.HARD_NEGATIVE)
+    assert {
+        s
+        for found in splits_of_people(hard, assign(hard, SplitState(), ratios)[0]).values()
+        for s in found
+    } == {Split.TRAIN, Split.VAL}
+    # Never more than the household: at least one person trains, whatever the takes.
+    pair = takes_by({"eve": 1, "fay": 1, "gus": 1})
+    assert Counter(assign(pair, SplitState(), ratios)[0].values()) == {Split.TRAIN: 2, Split.VAL: 1}
+    # No validation share asked for: everyone trains.
+    assert set(assign(household, SplitState(), (0.9, 0.0, 0.1))[0].values()) == {Split.TRAIN}
+
+
+def test_people_fill_every_split_once_there_are_many_and_keep_their_places() -> None:
+    ratios = (0.8, 0.1, 0.1)
+    state = SplitState()
+    household = takes_by({"alice": 20, "bob": 15, "carol": 8, "dan": 4})
+    first = assign(household, state, ratios)[0]
+    # Eight more people: twelve people and 111 takes are enough for a test share too.
+    grown = household + takes_by({f"guest{i}": 8 for i in range(8)})
+    splits, notes = assign(grown, state, ratios)
+    assert {u.sha256: splits[u.sha256] for u in household} == first
+    people = splits_of_people(grown, splits)
+    assert all(len(found) == 1 for found in people.values())
+    assert {s for found in people.values() for s in found} == set(Split)
+    assert notes == []
+
+
+def test_a_person_split_by_file_keeps_those_places_when_people_join() -> None:
+    ratios = (0.8, 0.1, 0.1)
+    state = SplitState()
+    alone = takes_by({"alice": 10})
+    splits, notes = assign(alone, state, ratios)
+    assert Counter(splits.values()) == {Split.TRAIN: 9, Split.VAL: 1}
+    assert any("only 1 positive speaker(s)" in n for n in notes), notes
+    joined = alone + takes_by({"bob": 12, "carol": 6})
+    again, notes = assign(joined, state, ratios)
+    assert {u.sha256: again[u.sha256] for u in alone} == splits  # files keep their places
+    people = splits_of_people(joined, again)
+    assert people["bob"] == {Split.TRAIN} and people["carol"] == {Split.VAL}
+    assert notes == []
+
+
 def test_speech_packs_are_real_talk_and_a_missing_pack_is_named(tmp_path: Path) -> None:
     root = tmp_path / "dataset"
     synth_dataset(root, FAMILIES, voices=1)

@@ -33,6 +33,11 @@ MAX_VAL_NEGATIVE_SHARE = 0.3
 VAL_FAMILY_ORDER = ("pico", "festival", "mbrola", "flite", "espeak", "piper")
 # Two people with this many takes: one is held out for validation instead of splitting files.
 MIN_HUMAN_TAKES = 30
+# People's takes of the wake word are few, and each person the model trains on is a voice it
+# will hear: a household's takes keep nobody for test (the final report reads validation
+# then). Only from this many people and takes do they fill every split by the ratios.
+MIN_TEST_PEOPLE = 10
+MIN_TEST_TAKES = 100
 
 Ratios = tuple[float, float, float]
 
@@ -158,13 +163,27 @@ def _assign_voices(
             f" ({', '.join(families)}): validation holds out voices of the same engines, which "
             f"flatters the model; generate with {MIN_FAMILIES} or more engines (mww-synth)"
         )
+    unnamed = [u for u in others if u.origin != HUMAN]
+    if unnamed:
+        notes += _assign_by_speaker(unnamed, state, ratios, result)
     humans = [u for u in others if u.origin == HUMAN]
-    speakers = {u.speaker for u in humans}
-    if len(speakers) == 2 and len(humans) >= MIN_HUMAN_TAKES:
-        _hold_out_one_speaker(humans, state, result)
-    elif others:
-        notes += _assign_by_speaker(others, state, ratios, result)
+    if humans:
+        notes += _assign_people(humans, state, ratios, result)
     return notes
+
+
+def _assign_people(
+    units: list[Unit], state: SplitState, ratios: Ratios, result: dict[str, Split]
+) -> list[str]:
+    """People's takes: by the ratios once there are many; a household's people all train but
+    those validation holds out, and none is kept for test."""
+    speakers = {u.speaker for u in units}
+    if len(speakers) >= MIN_TEST_PEOPLE and len(units) >= MIN_TEST_TAKES:
+        return _assign_by_speaker(units, state, ratios, result)
+    if len(speakers) >= MIN_SPEAKERS or (len(speakers) == 2 and len(units) >= MIN_HUMAN_TAKES):
+        _hold_out_people(units, state, ratios[1], result)
+        return []
+    return _assign_by_speaker(units, state, (ratios[0] + ratios[2], ratios[1], 0.0), result)
 
 
 def _hold_out_a_family(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
@@ -184,13 +203,29 @@ def _hold_out_a_family(units: list[Unit], state: SplitState, result: dict[str, S
     _place_files(units, state, result)
 
 
-def _hold_out_one_speaker(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
-    """Two people: the one with more takes trains, the other validates (never file by file)."""
+def _hold_out_people(
+    units: list[Unit], state: SplitState, share: float, result: dict[str, Split]
+) -> None:
+    """Validation holds out whole people, fewest takes first, until it has ``share`` of the
+    takes; everyone else trains. Nobody who would take validation past twice its share is
+    held out once it has someone, and at least one person always trains."""
+    _follow_placed_files(units, state)
     takes = Counter(u.speaker for u in units)
-    new = sorted((s for s in takes if s not in state.speakers), key=lambda s: (-takes[s], s))
-    for speaker in new:
-        taken = set(state.speakers[s] for s in takes if s in state.speakers)
-        state.speakers[speaker] = Split.TRAIN if Split.TRAIN not in taken else Split.VAL
+    target = share * takes.total()
+    held = sum(n for s, n in takes.items() if state.speakers.get(s) == Split.VAL)
+    new = sorted(
+        (s for s in takes if s not in state.speakers), key=lambda s: (takes[s], _stable_hash(s))
+    )
+    trains = sum(1 for s in takes if state.speakers.get(s) == Split.TRAIN)
+    for index, speaker in enumerate(new):
+        others_train = trains + len(new) - index - 1 > 0
+        fits = target > 0 and (held == 0 or (held < target and held + takes[speaker] <= 2 * target))
+        if fits and others_train:
+            state.speakers[speaker] = Split.VAL
+            held += takes[speaker]
+        else:
+            state.speakers[speaker] = Split.TRAIN
+            trains += 1
     _place_files(units, state, result)
 
 
@@ -220,15 +255,10 @@ def _assign_by_speaker(
         role = units[0].role.value
         return [
             f"only {len(groups)} {role} speaker(s): their files are split file by file, so the "
-            "same voice is in train and in val/test and the evaluation flatters the model; "
+            "same voice is trained on and held out, and the evaluation flatters the model; "
             f"record {MIN_SPEAKERS} or more speakers, one sub-folder each"
         ]
-    # A new speaker whose files an earlier run already placed (folders reorganised or a
-    # speaker map added) follows most of those files.
-    for speaker in new:
-        placed = Counter(state.files[u.sha256] for u in groups[speaker] if u.sha256 in state.files)
-        if placed:
-            state.speakers[speaker] = max(Split, key=lambda s: (placed[s], -_index(s)))
+    _follow_placed_files(units, state)
     fresh = [s for s in new if s not in state.speakers]
     loads, counts = _loads(
         (state.speakers[s], float(len(groups[s]))) for s in groups if s in state.speakers
@@ -237,6 +267,18 @@ def _assign_by_speaker(
     state.speakers.update(_allocate(items, loads, counts, ratios))
     _place_files(units, state, result)
     return []
+
+
+def _follow_placed_files(units: list[Unit], state: SplitState) -> None:
+    """A new speaker whose files an earlier run already placed (folders reorganised, a
+    speaker map added, or more takes where there had been too few to split by person)
+    follows most of those files."""
+    placed: dict[str, Counter[Split]] = defaultdict(Counter)
+    for unit in units:
+        if unit.speaker not in state.speakers and unit.sha256 in state.files:
+            placed[unit.speaker][state.files[unit.sha256]] += 1
+    for speaker, splits in placed.items():
+        state.speakers[speaker] = max(Split, key=lambda s: (splits[s], -_index(s)))
 
 
 def _place_files(units: list[Unit], state: SplitState, result: dict[str, Split]) -> None:
