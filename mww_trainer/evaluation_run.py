@@ -178,7 +178,9 @@ def evaluate(config: Config, request: EvaluationRequest, dataset: Dataset, cache
     report = _report(request, outputs, result, cutoff, window, target, (rec_window, rec))
     report["max_hard_negative_rate"] = guard
     report |= _real_speech(outputs, device.ambient_human, cutoff, window)
-    report["held_out_voices"] = held_out_voices(dataset.select(Role.POSITIVE, split))
+    held_out = dataset.select(Role.POSITIVE, split)
+    report["held_out_voices"] = held_out_voices(held_out)
+    report["people_wake_words"] = people_wake_words(outputs, held_out, cutoff, window)
     if outputs.positives and outputs.ambient:
         measured_on = {
             key: report[key] for key in ("split", "positives", "hard_negatives", "ambient_hours")
@@ -240,6 +242,19 @@ def held_out_voices(clips) -> dict:
         "engines": sorted({clip.origin for clip in clips if not clip.human}),
         "people": len({clip.speaker for clip in clips if clip.human}),
     }
+
+
+def people_wake_words(outputs: Outputs, clips, cutoff: float, window: int) -> dict:
+    """How many of the held-out takes people recorded woke the model at the cutoff: the
+    figure a household cares about, which the engines' many clips would drown."""
+    c = cutoff_to_u8(cutoff)
+    woke = [
+        bool(len(heard(out, c, window)))
+        for clip, out in zip(clips, outputs.positives, strict=True)
+        if clip.human
+    ]
+    people = len({clip.speaker for clip in clips if clip.human})
+    return {"takes": len(woke), "woke": sum(woke), "people": people}
 
 
 def _real_speech(outputs: Outputs, human: tuple[bool, ...], cutoff: float, window: int) -> dict:

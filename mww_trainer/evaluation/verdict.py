@@ -8,7 +8,8 @@ notifications all show the same verdict.
 
 The levels and their thresholds (held-out figures at the cutoff the model ships with):
 
-- Not ready: it woke on fewer than 80 % of the held-out wake words, or more than 2 false
+- Not ready: it woke on fewer than 80 % of the held-out wake words (or of at least 10 held-out
+  takes people recorded; fewer than 10 make it Usable at most), or more than 2 false
   wakes per hour of other speech (also of people talking alone, once there are two), or it
   triggered on more than half of the sound-alikes, or the false-wake figure rests on less
   than half an hour of audio, or there were no held-out wake words or other speech to
@@ -35,6 +36,7 @@ MAX_FA_PER_HOUR = 2.0
 MAX_HARD_NEGATIVE_RATE = 0.5
 MIN_AMBIENT_HOURS = 0.5
 MIN_REAL_SPEECH_FALSE_WAKES = 2  # one false wake in a few minutes of talk is no rate yet
+MIN_PEOPLE_TAKES = 10  # held-out takes by people that make their recall a bar of its own
 # Ready needs all of these.
 READY_RECALL = 0.9
 READY_FA_PER_HOUR = 0.5
@@ -132,6 +134,13 @@ def _judge_recall(ev: Mapping[str, Any], found: _Findings) -> None:
             f"its recall rests on only {positives} held-out wake words",
             f"generate more wake words (at least {READY_POSITIVES * 10} in all)",
         )
+    takes, woke, people = _people(ev)
+    if takes and woke / takes < MIN_RECALL:
+        found.add(
+            takes >= MIN_PEOPLE_TAKES,
+            f"it woke on only {woke} of {takes} takes by {_people_never_heard(people)}",
+            "record more takes of the wake word, by everyone who will use it, and train again",
+        )
 
 
 def _judge_false_wakes(ev: Mapping[str, Any], found: _Findings) -> None:
@@ -185,6 +194,16 @@ def figures(ev: Mapping[str, Any]) -> list[Figure]:
         recall = _at(ev, "recall")
         woke = f"woke on {round(recall * positives)} of {positives} held-out wake words"
         out.append(_share("Wakes on the wake word", recall, woke, _held_out_voices(ev)))
+    takes, woke_on, people = _people(ev)
+    if takes:
+        out.append(
+            _share(
+                "Wakes for people",
+                woke_on / takes,
+                f"woke on {woke_on} of {takes} takes by {_people_never_heard(people)}",
+                f"{takes} wake words recorded by people, held out of training",
+            )
+        )
     hours = float(ev.get("ambient_hours") or 0.0)
     if hours:
         fa = _at(ev, "fa_per_hour")
@@ -236,9 +255,19 @@ def _held_out_voices(ev: Mapping[str, Any]) -> str:
         kind = "a speech engine" if len(engines) == 1 else "speech engines"
         parts.append(f"{' and '.join(engines)}, {kind} it never heard")
     if people:
-        parts.append(f"{people} {'person' if people == 1 else 'people'} it never heard")
+        parts.append(_people_never_heard(people))
     held = " and by ".join(parts) if parts else "voices it never trained on"
     return f"{positives_of(ev)} wake words spoken by {held}"
+
+
+def _people(ev: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Held-out takes people recorded, how many woke the model, and by how many people."""
+    found = ev.get("people_wake_words") or {}
+    return int(found.get("takes") or 0), int(found.get("woke") or 0), int(found.get("people") or 0)
+
+
+def _people_never_heard(people: int) -> str:
+    return f"{people} {'person' if people == 1 else 'people'} it never heard"
 
 
 def positives_of(ev: Mapping[str, Any]) -> int:

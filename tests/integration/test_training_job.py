@@ -56,6 +56,10 @@ def test_one_training_job_ingests_once_and_verifies_once(tmp_path, monkeypatch):
     assert result.exported.verify.model_path == result.exported.tflite_path  # not the scratch copy
     TFLiteModel.from_file(result.exported.tflite_path)
     assert result.evaluation["positives"] > 0 and result.evaluation["ambient_hours"] > 0
+    # The chirps are people's takes: the held-out ones are counted apart, as the verdict shows.
+    people = result.evaluation["people_wake_words"]
+    assert people["takes"] == result.evaluation["positives"]
+    assert people["people"] >= 1 and 0 <= people["woke"] <= people["takes"]
     assert (tmp_path / "report" / "det.png").is_file()
     assert result.outcome.cutoff_source in (CutoffSource.MEASURED, CutoffSource.FALLBACK)
     fallback = result.outcome.cutoff_source is CutoffSource.FALLBACK

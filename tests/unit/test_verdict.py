@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 
 from mww_trainer.evaluation.verdict import NOT_READY, READY, USABLE, duration, judge
+from mww_trainer.evaluation_run import Outputs, people_wake_words
 
 
 def evaluation(**changes) -> dict:
@@ -87,6 +91,17 @@ CASES = [
         "it woke 5.0 times per hour of people talking",
         {"real_speech_false_accepts": 6, "real_speech_fa_per_hour": 5.0},
     ),
+    (
+        NOT_READY,
+        "it woke on only 6 of 12 takes by 1 person it never heard",
+        {"people_wake_words": {"takes": 12, "woke": 6, "people": 1}},
+    ),
+    # Too few takes to block on, but worth saying.
+    (
+        USABLE,
+        "it woke on only 3 of 8 takes by 2 people it never heard",
+        {"people_wake_words": {"takes": 8, "woke": 3, "people": 2}},
+    ),
     (USABLE, "it missed 15 % of the held-out wake words", {"at_cutoff": {"recall": 0.85}}),
     (USABLE, "it woke 1.0 times per hour of other speech", {"at_cutoff": {"fa_per_hour": 1.0}}),
     (USABLE, "it woke on 30 % of the sound-alikes", {"at_cutoff": {"hard_negative_rate": 0.3}}),
@@ -126,3 +141,36 @@ def test_without_an_evaluation_it_is_not_ready():
 
 def test_durations_in_words():
     assert [duration(h) for h in (54 / 3600, 0.2, 3.1)] == ["54 s", "12 min", "3.1 h"]
+
+
+def test_people_takes_are_a_figure_of_their_own():
+    ev = evaluation(
+        held_out_voices={"engines": ["festival"], "people": 2},
+        people_wake_words={"takes": 20, "woke": 19, "people": 2},
+    )
+    verdict = judge(ev)
+    assert verdict.level == READY
+    people = [f for f in verdict.figures if f.name == "Wakes for people"]
+    assert [(f.value, f.text, f.measured_on) for f in people] == [
+        (
+            "95 %",
+            "woke on 19 of 20 takes by 2 people it never heard (95 %)",
+            "20 wake words recorded by people, held out of training",
+        )
+    ]
+    assert not [f for f in judge(evaluation()).figures if f.name == "Wakes for people"]
+
+
+def test_people_takes_are_counted_as_the_device_hears_them():
+    quiet = np.zeros(150, np.uint8)
+    loud = quiet.copy()
+    loud[110:130] = 250  # past the device's first 3 s, longer than the sliding window
+    clips = [
+        SimpleNamespace(human=True, speaker="dan"),
+        SimpleNamespace(human=True, speaker="dan"),
+        SimpleNamespace(human=True, speaker="eve"),
+        SimpleNamespace(human=False, speaker="festival-kal"),
+    ]
+    outputs = Outputs(positives=[loud, quiet, loud, loud], ambient=[], hard_negatives=[])
+    assert people_wake_words(outputs, clips, 0.9, 5) == {"takes": 3, "woke": 2, "people": 2}
+    assert people_wake_words(outputs, clips, 0.99, 5)["woke"] == 0  # 250/255 is under 0.99
