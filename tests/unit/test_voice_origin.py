@@ -204,6 +204,14 @@ def test_people_fill_every_split_once_there_are_many_and_keep_their_places() -> 
     assert notes == []
 
 
+def test_clips_of_an_unnamed_engine_are_split_beside_two_people() -> None:
+    people = takes_by({"alice": 20, "bob": 12})
+    unnamed = [Unit(f"u{i}", Role.POSITIVE, f"synth_v{i}", 1.0, UNKNOWN_ENGINE) for i in range(5)]
+    splits, _notes = assign(people + unnamed, SplitState(), (0.8, 0.1, 0.1))
+    assert all(u.sha256 in splits for u in unnamed)
+    assert splits_of_people(people, splits) == {"alice": {Split.TRAIN}, "bob": {Split.VAL}}
+
+
 def test_a_person_split_by_file_keeps_those_places_when_people_join() -> None:
     ratios = (0.8, 0.1, 0.1)
     state = SplitState()
