@@ -20,6 +20,7 @@ from mww_trainer.evaluation.sweep import (
     OperatingPoint,
     Sweep,
     average_viable_recall,
+    count_detected,
     heard,
     people_talking,
     recall_at_fa,
@@ -247,14 +248,10 @@ def held_out_voices(clips) -> dict:
 def people_wake_words(outputs: Outputs, clips, cutoff: float, window: int) -> dict:
     """How many of the held-out takes people recorded woke the model at the cutoff: the
     figure a household cares about, which the engines' many clips would drown."""
-    c = cutoff_to_u8(cutoff)
-    woke = [
-        bool(len(heard(out, c, window)))
-        for clip, out in zip(clips, outputs.positives, strict=True)
-        if clip.human
-    ]
+    takes = [out for clip, out in zip(clips, outputs.positives, strict=True) if clip.human]
+    woke = count_detected(takes, cutoff_to_u8(cutoff), window)
     people = len({clip.speaker for clip in clips if clip.human})
-    return {"takes": len(woke), "woke": sum(woke), "people": people}
+    return {"takes": len(takes), "woke": woke, "people": people}
 
 
 def _real_speech(outputs: Outputs, human: tuple[bool, ...], cutoff: float, window: int) -> dict:
