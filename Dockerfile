@@ -22,7 +22,8 @@ ENV VIRTUAL_ENV=/opt/mww/venv \
 # mww-synth mixes in equal shares: espeak-ng, MBROLA voices (contrib), festival, flite and
 # SVOX pico (non-free); piper comes from PyPI below. Game music for background files. People
 # talking for the negatives: Asterisk's voice prompts (G.722, with their transcripts) and the
-# dialogue of Fish Fillets NG (Czech, Dutch) and Hedgewars.
+# dialogue of Flight of the Amazon Queen (English; it brings ScummVM), Fish Fillets NG (Czech,
+# Dutch) and Hedgewars.
 RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         > /etc/apt/sources.list.d/contrib-non-free.sources \
     && apt-get update \
@@ -42,7 +43,8 @@ RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm boo
         asterisk-core-sounds-fr asterisk-core-sounds-fr-g722 \
         asterisk-core-sounds-it asterisk-core-sounds-it-g722 \
         asterisk-core-sounds-ru asterisk-core-sounds-ru-g722 \
-        fillets-ng-data-cs fillets-ng-data-nl hedgewars-data klettres-data \
+        fillets-ng-data-cs fillets-ng-data-nl flight-of-the-amazon-queen \
+        hedgewars-data klettres-data \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv "${VIRTUAL_ENV}" \
     && pip install --upgrade pip setuptools wheel

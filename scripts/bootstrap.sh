@@ -24,18 +24,19 @@ if ((${#missing[@]})); then
 fi
 
 # More speech engines for mww-synth, game music for its backgrounds, and people talking for
-# its negatives: Asterisk's voice prompts (with their transcripts) and two games' dialogue
+# its negatives: Asterisk's voice prompts (with their transcripts) and three games' dialogue
 # (each one missing is skipped with a note, so these are optional). MBROLA's voices are in
 # Debian's contrib section, SVOX pico in non-free.
 SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
   festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils
   drascula-music)
-# Data only: without their recommendations (the PBX and the games themselves).
+# Data only: without their recommendations (the PBX and the games themselves; Flight of the
+# Amazon Queen's 4.6 h of English dialogue depends on ScummVM, which comes with it).
 RECORDED_PACKAGES=(asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es
   asterisk-core-sounds-es-g722 asterisk-core-sounds-fr asterisk-core-sounds-fr-g722
   asterisk-core-sounds-it asterisk-core-sounds-it-g722 asterisk-core-sounds-ru
-  asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl hedgewars-data
-  klettres-data)
+  asterisk-core-sounds-ru-g722 fillets-ng-data-cs fillets-ng-data-nl flight-of-the-amazon-queen
+  hedgewars-data klettres-data)
 CONTRIB_SOURCES=/etc/apt/sources.list.d/mww-contrib-non-free.sources
 missing=()
 missing_recorded=()

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="minutes of people talking, recorded, in negative/people-<speaker>: the voice "
         "prompts, game dialogue and read letters Debian packages install "
-        "(asterisk-core-sounds-*-g722, fillets-ng-data-cs/-nl, hedgewars-data, klettres-data); "
+        "(asterisk-core-sounds-*-g722, flight-of-the-amazon-queen, fillets-ng-data-cs/-nl, "
+        "hedgewars-data, klettres-data); "
         "real voices keep the model quiet around people (default: twice --ambient-minutes, as "
         "many as are installed; 0 leaves them out)",
     )

@@ -4,8 +4,9 @@ Synthetic talk in the negatives teaches a model to reject synthetic voices, so e
 voice then sounds like the wake word (hundreds of false wakes an hour around people). Only
 people talking teach it to stay quiet around people. These packages hold hours of real voices
 that need no network: Asterisk's voice prompts (read by five people in five languages), the
-spoken dialogue of two games (Fish Fillets NG in Czech and Dutch, Hedgewars' English voices),
-and KLettres' letters and syllables, read aloud by a person for each of twenty languages.
+spoken dialogue of three games (Flight of the Amazon Queen's hours of English, Fish Fillets NG
+in Czech and Dutch, Hedgewars' English voices), and KLettres' letters and syllables, read aloud
+by a person for each of twenty languages.
 mww-synth joins a speaker's recordings into stretches of talk in ``negative/people-<speaker>/``
 and records them as spoken by a person, so training treats them as people talking.
 
@@ -27,6 +28,7 @@ import soundfile
 from mww_trainer import constants
 from mww_trainer.data.ingest.origin import HUMAN  # the engine a manifest records for people
 from mww_trainer.errors import MwwError
+from mww_trainer.synth import queen_bundle
 from mww_trainer.synth.engines import to_16k
 from mww_trainer.synth.phrases import compact
 
@@ -112,8 +114,11 @@ class Source:
     folder: str  # absolute, under the root
     pattern: str  # glob under the folder
     licence: str
-    speaker: Callable[[Path], str]
+    speaker: Callable[[Path], str] | Callable[[queen_bundle.Line], str]
     exclude: tuple[str, ...] = ()  # speakers that are not plainly a person
+    # A game's resource bundle, one file of many recorded lines (queen_bundle), not one
+    # recording a file; ``speaker`` then names the speaker of a line's name.
+    bundle: bool = False
     # What each file says, where known: a recording that says the wake word is left out.
     texts: Callable[[Path], dict[Path, str]] = _no_texts
 
@@ -139,6 +144,14 @@ SOURCES = (
             _fillets_speaker,
         )
         for lang in ("cs", "nl")
+    ),
+    Source(
+        "flight-of-the-amazon-queen",
+        "/usr/share/scummvm/flight-of-the-amazon-queen",
+        "queen.1c",
+        "freeware (Flight of the Amazon Queen, John Passfield and Steven Stamatiadis)",
+        lambda line: "fotaq-" + queen_bundle.speaker(line),
+        bundle=True,
     ),
     Source(
         "hedgewars-data",
@@ -171,19 +184,25 @@ class Recording:
     seconds: float
     start_s: float = 0.0
     partial: bool = False  # a piece of a longer file
+    line: queen_bundle.Line | None = None  # the line in a bundle that ``path`` is
 
     def where(self) -> str:
-        """The file, and for a piece the span in it as a media fragment (``#t=20.0,40.0``)."""
+        """The file (``queen.1c#020006J1.SB`` for a bundle's line), and for a piece the span
+        in it as a media fragment (``#t=20.0,40.0``)."""
+        where = f"{self.path}#{self.line.name}" if self.line else str(self.path)
         if not self.partial:
-            return str(self.path)
-        return f"{self.path}#t={self.start_s:.2f},{self.start_s + self.seconds:.2f}"
+            return where
+        span = f"t={self.start_s:.2f},{self.start_s + self.seconds:.2f}"
+        return f"{where}{'&' if self.line else '#'}{span}"
 
 
-def _pieces(path: Path, speaker: str, package: str, seconds: float) -> list[Recording]:
+def _pieces(
+    path: Path, speaker: str, package: str, seconds: float, line: queen_bundle.Line | None = None
+) -> list[Recording]:
     count = int(np.ceil(seconds / _MAX_PIECE_S))
     length = seconds / count
     return [
-        Recording(path, speaker, package, length, i * length, partial=count > 1)
+        Recording(path, speaker, package, length, i * length, partial=count > 1, line=line)
         for i in range(count)
     ]
 
@@ -225,6 +244,9 @@ def find_recordings(
         texts = source.texts(folder) if paths else {}
         before = len(found)
         for path in paths:
+            if source.bundle:
+                found.extend(_bundle_recordings(source, path))
+                continue
             speaker = source.speaker(path)
             if speaker in source.exclude or (needle and needle in compact(texts.get(path, ""))):
                 continue
@@ -237,6 +259,25 @@ def find_recordings(
         if len(found) == before:
             missing.append(source.package)
     return Found(tuple(found), tuple(missing))
+
+
+def _bundle_recordings(source: Source, path: Path) -> list[Recording]:
+    """Every readable line of a bundle. What a line says is not known, as for Fish Fillets:
+    a line that happens to say the wake word is a few seconds among hours."""
+    try:
+        lines = queen_bundle.read_lines(path)
+    except (OSError, queen_bundle.BundleError):
+        return []  # a damaged or unknown bundle is simply not used
+    found = []
+    for line in lines:
+        speaker = source.speaker(line)
+        try:
+            seconds = queen_bundle.seconds(path, line)
+        except (OSError, soundfile.LibsndfileError):
+            continue
+        if speaker not in source.exclude and seconds >= _MIN_RECORDING_S:
+            found.extend(_pieces(path, speaker, source.package, seconds, line))
+    return found
 
 
 def plan_talk(
@@ -293,6 +334,10 @@ def read_recording(rec: Recording) -> np.ndarray:
     start = int(rec.start_s * constants.SAMPLE_RATE_HZ)
     stop = start + int(np.ceil(rec.seconds * constants.SAMPLE_RATE_HZ))
     try:
+        if rec.line is not None:
+            audio, rate_hz = queen_bundle.decode(queen_bundle.read_line(rec.path, rec.line))
+            begin = int(rec.start_s * rate_hz)
+            return to_16k(audio[begin : begin + int(np.ceil(rec.seconds * rate_hz))], rate_hz)
         if rec.path.suffix == ".g722":
             # The decoder adapts as it goes, so a piece is decoded from the file's start
             # (exactly what the whole file gives there), but only up to the piece's end.

@@ -1,14 +1,16 @@
 """People's recordings from Debian packages as talk in the negatives (synth/recorded.py).
 
 The packages are laid out under a folder of the test's own (``recordings_root``) with audio
-it makes: Asterisk prompts in G.722, game dialogue in Ogg Vorbis, and the transcript that
-tells what each prompt says.
+it makes: Asterisk prompts in G.722, game dialogue in Ogg Vorbis (files, or lines in a game's
+resource bundle), and the transcript that tells what each prompt says.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import soundfile as sf
 
 from mww_trainer.data.ingest import Role
 from mww_trainer.data.ingest.origin import HUMAN, origin_of, read_manifest
-from mww_trainer.synth import SynthOptions, recorded, synthesize_dataset
+from mww_trainer.synth import SynthOptions, queen_bundle, recorded, synthesize_dataset
 from tests.unit.test_voice_origin import run, synth_dataset
 
 RATE = 16000
@@ -256,3 +258,85 @@ def test_mww_synth_says_how_much_people_talk(tmp_path: Path, root: Path, capsys)
     assert re.fullmatch(r"people talking \(recorded\): 0\.\d min by 1 speaker \(\S+\)", line)
     assert "not installed: " in out.err and "hedgewars-data" not in out.err
     assert list((tmp_path / "d" / "negative").glob("people-*/talk_*.wav"))
+
+
+def write_bundle(path: Path, lines: dict[str, np.ndarray], compression: int = 2) -> None:
+    """A rebuilt Queen resource bundle as ScummVM reads it: the QTBL table, then the
+    entries; speech lines compressed one by one, and a few other resources beside them."""
+    blobs = {"ROOM01.PCX": b"\x00" * 64}
+    for name, audio in lines.items():
+        buffer = io.BytesIO()
+        sf.write(buffer, audio, 11025, format="OGG", subtype="VORBIS")
+        blobs[name] = buffer.getvalue()
+    header = b"QTBL" + b"CEM10\x00" + b"\x00\x00" + bytes([compression])
+    header += struct.pack(">H", len(blobs))
+    offset = len(header) + 21 * len(blobs)
+    table, data = b"", b""
+    for name, blob in blobs.items():
+        table += name.encode().ljust(12, b"\0") + b"\x01" + struct.pack(">II", offset, len(blob))
+        offset += len(blob)
+        data += blob
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + table + data)
+
+
+def speak(seconds: float, hz: float, seed: int) -> np.ndarray:
+    t_out = np.arange(int(seconds * 11025)) / 11025
+    audio = voice(seconds, hz, seed)
+    return np.interp(t_out, np.arange(audio.size) / RATE, audio).astype(np.float32)
+
+
+def test_a_games_bundle_gives_its_lines_by_who_says_them(tmp_path: Path) -> None:
+    bundle = tmp_path / "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
+    lines = {"020006J1.SB": speak(1.5, 120, 1), "020006P1.SB": speak(2.0, 220, 2)}
+    lines |= {"0200A4J2.SB": speak(1.0, 120, 3), "031SSSS1.SB": speak(25.0, 180, 4)}
+    lines["0200A5P1.SB"] = speak(0.1, 220, 5)  # too short to be talk
+    write_bundle(bundle, lines)
+    found = recorded.find_recordings("hey computer", tmp_path)
+    queen = [r for r in found.recordings if r.package == "flight-of-the-amazon-queen"]
+    assert "flight-of-the-amazon-queen" not in found.missing
+    by_line = {}
+    for rec in queen:
+        by_line.setdefault(rec.line.name, []).append(rec)
+    assert sorted(by_line) == ["020006J1.SB", "020006P1.SB", "0200A4J2.SB", "031SSSS1.SB"]
+    assert {r.speaker for r in by_line["020006J1.SB"] + by_line["0200A4J2.SB"]} == {"fotaq-joe"}
+    assert {r.speaker for r in by_line["020006P1.SB"] + by_line["031SSSS1.SB"]} == {"fotaq-others"}
+    assert [r.seconds for r in by_line["020006P1.SB"]] == pytest.approx([2.0], abs=0.01)
+    joe = by_line["020006J1.SB"][0]
+    assert joe.where() == f"{bundle}#020006J1.SB"
+    audio = recorded.read_recording(joe)
+    assert audio.dtype == np.float32 and audio.size == pytest.approx(1.5 * RATE, abs=2)
+    expected = voice(1.5, 120, 1)[: audio.size]
+    assert np.corrcoef(audio[1000:-1000], expected[1000 : audio.size - 1000])[0, 1] > 0.9
+    # A long line is used in pieces, each read from the line's own audio.
+    long = sorted(by_line["031SSSS1.SB"], key=lambda r: r.start_s)
+    assert len(long) == 2 and all(r.partial for r in long)
+    assert long[1].where() == f"{bundle}#031SSSS1.SB&t=12.50,25.00"
+    whole = np.concatenate([recorded.read_recording(r) for r in long])
+    assert whole.size == pytest.approx(25.0 * RATE, abs=4)
+    _, meta = recorded.render_talk(by_line["020006P1.SB"], (0.2, 0.4), np.random.default_rng(0))
+    assert meta["voice"] == "fotaq-others" and meta["recordings"] == [f"{bundle}#020006P1.SB"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["not a bundle", "uncompressed speech", "cut short"],
+)
+def test_a_bundle_it_cannot_read_is_named_missing(tmp_path: Path, damage: str) -> None:
+    bundle = tmp_path / "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
+    write_bundle(bundle, {"020006J1.SB": speak(1.0, 120, 1)}, 0 if "uncompressed" in damage else 2)
+    data = bundle.read_bytes()
+    if damage == "not a bundle":
+        bundle.write_bytes(b"RIFF" + data[4:])
+    elif damage == "cut short":
+        bundle.write_bytes(data[:30])
+    found = recorded.find_recordings("hey computer", tmp_path)
+    assert not found.recordings
+    assert "flight-of-the-amazon-queen" in found.missing
+
+
+def test_a_line_whose_entry_runs_past_the_file_is_left_out(tmp_path: Path) -> None:
+    bundle = tmp_path / "queen.1c"
+    write_bundle(bundle, {"020006J1.SB": speak(1.0, 120, 1), "020006P1.SB": speak(1.0, 220, 2)})
+    bundle.write_bytes(bundle.read_bytes()[:-10])  # the last entry no longer fits
+    assert [line.name for line in queen_bundle.read_lines(bundle)] == ["020006J1.SB"]
