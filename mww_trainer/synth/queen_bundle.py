@@ -5,7 +5,8 @@ that ScummVM reads: a table of entries ("QTBL" rebuilt format) followed by the e
 .SB entries are the voice-acted dialogue, each line compressed on its own (MP3 in Debian's
 copy; Ogg Vorbis or FLAC in other rebuilds): about 4.6 hours of English spoken by the hero
 and the many characters he talks to. Only the table is read up front; a line is read and
-decoded when it is used.
+decoded when it is used. The game's script lies beside the speech (queen_texts reads it to
+tell what each line says).
 
 Layout (big-endian): "QTBL", a 6-byte version, two reserved bytes, the compression of the
 speech (0 none, 1 MP3, 2 Ogg Vorbis, 3 FLAC), the number of entries (uint16); then per
@@ -36,7 +37,8 @@ _LINE = re.compile(r"^[0-9A-Z]*?([A-Z])(\d+)\.SB$")
 
 @dataclass(frozen=True)
 class Line:
-    """One compressed line of dialogue inside the bundle."""
+    """One entry inside the bundle: a compressed line of dialogue (``.SB``) or another
+    resource."""
 
     name: str
     offset: int
@@ -47,8 +49,9 @@ class BundleError(ValueError):
     """The file is not a rebuilt Queen bundle with compressed speech."""
 
 
-def read_lines(path: Path) -> list[Line]:
-    """The bundle's speech lines, in table order."""
+def read_entries(path: Path) -> list[Line]:
+    """Every entry of the bundle that lies inside the file, in table order: the speech lines
+    and the game's other resources (its text among them, which queen_texts reads)."""
     with path.open("rb") as f:
         header = f.read(_HEADER.size)
         if len(header) < _HEADER.size or not header.startswith(MAGIC):
@@ -60,12 +63,17 @@ def read_lines(path: Path) -> list[Line]:
     if len(table) < count * _ENTRY.size:
         raise BundleError(f"{path} is cut short: its table lists {count} entries")
     end = path.stat().st_size
-    lines = []
+    entries = []
     for raw_name, _bundle, offset, size in _ENTRY.iter_unpack(table):
         name = raw_name.rstrip(b"\0").decode("ascii", "replace")
-        if name.endswith(".SB") and size > 0 and offset + size <= end:
-            lines.append(Line(name, offset, size))
-    return lines
+        if offset + size <= end:
+            entries.append(Line(name, offset, size))
+    return entries
+
+
+def read_lines(path: Path) -> list[Line]:
+    """The bundle's speech lines, in table order."""
+    return [e for e in read_entries(path) if e.name.endswith(".SB") and e.size > 0]
 
 
 def speaker(line: Line) -> str:

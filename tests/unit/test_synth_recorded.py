@@ -2,7 +2,8 @@
 
 The packages are laid out under a folder of the test's own (``recordings_root``) with audio
 it makes: Asterisk prompts in G.722, game dialogue in Ogg Vorbis (files, or lines in a game's
-resource bundle), and the transcript that tells what each prompt says.
+resource bundle), and the transcripts that tell what each prompt or line says (a game's
+script in its bundle).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import soundfile as sf
 
 from mww_trainer.data.ingest import Role
 from mww_trainer.data.ingest.origin import HUMAN, origin_of, read_manifest
-from mww_trainer.synth import SynthOptions, queen_bundle, recorded, synthesize_dataset
+from mww_trainer.synth import (
+    SynthOptions,
+    queen_bundle,
+    queen_texts,
+    recorded,
+    synthesize_dataset,
+)
 from tests.unit.test_voice_origin import run, synth_dataset
 
 RATE = 16000
@@ -260,10 +267,16 @@ def test_mww_synth_says_how_much_people_talk(tmp_path: Path, root: Path, capsys)
     assert list((tmp_path / "d" / "negative").glob("people-*/talk_*.wav"))
 
 
-def write_bundle(path: Path, lines: dict[str, np.ndarray], compression: int = 2) -> None:
+def write_bundle(
+    path: Path,
+    lines: dict[str, np.ndarray],
+    compression: int = 2,
+    extra: dict[str, bytes] | None = None,
+) -> None:
     """A rebuilt Queen resource bundle as ScummVM reads it: the QTBL table, then the
-    entries; speech lines compressed one by one, and a few other resources beside them."""
-    blobs = {"ROOM01.PCX": b"\x00" * 64}
+    entries; speech lines compressed one by one, and a few other resources beside them
+    (``extra``: the game's text, or stand-ins for lines that are never decoded)."""
+    blobs = {"ROOM01.PCX": b"\x00" * 64, **(extra or {})}
     for name, audio in lines.items():
         buffer = io.BytesIO()
         sf.write(buffer, audio, 11025, format="OGG", subtype="VORBIS")
@@ -340,3 +353,99 @@ def test_a_line_whose_entry_runs_past_the_file_is_left_out(tmp_path: Path) -> No
     write_bundle(bundle, {"020006J1.SB": speak(1.0, 120, 1), "020006P1.SB": speak(1.0, 220, 2)})
     bundle.write_bytes(bundle.read_bytes()[:-10])  # the last entry no longer fits
     assert [line.name for line in queen_bundle.read_lines(bundle)] == ["020006J1.SB"]
+
+
+# The game's text as its bundle holds it (queen_texts): each entry after a 20-byte bank
+# header, big-endian numbers, strings as a length byte and the characters, padded.
+BANK_HEADER = b"AmBk" + b"\x00" * 16
+
+
+def text(said: str, align: int) -> bytes:
+    raw = bytes([len(said)]) + said.encode("latin-1")
+    return raw + b"\x00" * (-len(raw) % align)  # tables start aligned, so this pads right
+
+
+def dog(key: int, hero: dict[int, str], other: dict[int, str]) -> bytes:
+    """A conversation of one menu level: the hero's and the other person's strings by
+    number, and the greetings for a second meeting ("0": none)."""
+
+    def table(strings: dict[int, str]) -> bytes:
+        return b"".join(b"\x00\x00" + struct.pack(">h", n) + text(s, 4) for n, s in strings.items())
+
+    heros, others = table(hero), table(other)
+    hero_at = 32 + 96  # after the header and the menu's one level
+    other_at = hero_at + len(heros)
+    greeting_at = other_at + len(others)
+    head = struct.pack(">5h", 1, 7, key, len(hero), len(other)) + b"\x00" * 12
+    head += struct.pack(">3H", other_at, 0, greeting_at)
+    data = head.ljust(32, b"\x00") + b"\x00" * 96 + heros + others + text("0", 2) * 2
+    return BANK_HEADER + data
+
+
+def cut(steps: list[str]) -> bytes:
+    """A cutscene whose steps say ``steps`` (the objects they move are left out: the
+    sentences are read on their own)."""
+    head = struct.pack(">6H", 0, len(steps), 0, 0, 12, 0)
+    return BANK_HEADER + head + text("*FL", 2) + b"".join(text(s, 2) for s in steps)
+
+
+def jas(descriptions: list[str], replies: list[str]) -> dict[str, bytes]:
+    """QUEEN.JAS's counts (one room and one name) and QUEEN2.JAS's strings a line each."""
+    counts = BANK_HEADER + struct.pack(">4H", 1, 1, 0, len(descriptions))
+    strings = [*descriptions, "hatch", "ROOM01", *(f"verb {i}" for i in range(12)), *replies]
+    return {"QUEEN.JAS": counts, "QUEEN2.JAS": "".join(f"{s}\r\n" for s in strings).encode()}
+
+
+def test_the_game_text_names_the_lines_that_say_it(tmp_path: Path) -> None:
+    bundle = tmp_path / "queen.1c"
+    conversation = dog(2, {0: "Howdy.", 0x1E: "Stop*FLright there!"}, {0x1E: "Who, me?"})
+    cutscene = cut(["*", "Joe!*XY00(237,112)Over here.", "#CRED.CRD"])
+    replies = [f"reply {n}" for n in range(1, 41)]
+    extra = {"AND1.DOG": conversation, "C41B.CUT": cutscene, **jas(["A trout.", "Odd."], replies)}
+    names = ["02SSSSJ1", "02001EJ1", "02001EJ2", "02001EP1", "C41B_021", "C41B_022"]
+    names += ["C41B_031", "JOE00011", "JOE00401", "JOE00421", "02XXXXP1"]
+    extra |= {f"{name}.SB": b"not decoded" for name in names}
+    write_bundle(bundle, {}, extra=extra)
+    assert queen_texts.read_texts(bundle) == {
+        "02SSSSJ1.SB": "Howdy.",  # the hero's opening line
+        "02001EJ1.SB": "Stop",  # a stage direction cuts a sentence into two files
+        "02001EJ2.SB": "right there!",
+        "02001EP1.SB": "Who, me?",
+        "C41B_021.SB": "Joe!",  # step 2; a walk's direction is thirteen characters long
+        "C41B_022.SB": "Over here.",
+        "JOE00011.SB": "reply 1",
+        "JOE00401.SB": "reply 40",
+        "JOE00421.SB": "Odd.",  # description 2, after the forty replies
+    }  # step 3 starts the credits and the greetings are "0": they say nothing
+
+
+def test_a_bundle_line_that_says_the_wake_word_is_left_out(tmp_path: Path) -> None:
+    bundle = tmp_path / "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
+    conversation = dog(2, {6: "Stop right there, Anderson!"}, {6: "You're asking for trouble."})
+    lines = {"020006J1.SB": speak(1.0, 120, 1), "020006P1.SB": speak(1.0, 220, 2)}
+    write_bundle(bundle, lines, extra={"AND1.DOG": conversation})
+    for phrase, kept in [("stop", ["020006P1.SB"]), ("hey computer", sorted(lines))]:
+        found = recorded.find_recordings(phrase, tmp_path)
+        assert sorted(r.line.name for r in found.recordings if r.line) == kept
+
+
+@pytest.mark.parametrize("damage", ["cut short", "a string runs past its end", "no header"])
+def test_a_damaged_text_entry_names_nothing_and_its_lines_stay(tmp_path: Path, damage: str) -> None:
+    bundle = tmp_path / "usr/share/scummvm/flight-of-the-amazon-queen/queen.1c"
+    conversation = dog(2, {6: "Stop right there, Anderson!"}, {6: "Stop it."})
+    if damage == "cut short":
+        conversation = conversation[:60]
+    elif damage == "a string runs past its end":
+        conversation = conversation[:-8]  # the greetings and the end of "Stop it."
+    else:
+        conversation = conversation[:12]
+    fine = cut(["Stop the plane!"])
+    lines = {"020006J1.SB": speak(1.0, 120, 1), "020006P1.SB": speak(1.0, 220, 2)}
+    lines["C1A__011.SB"] = speak(1.0, 180, 3)
+    write_bundle(bundle, lines, extra={"AND1.DOG": conversation, "C1A.CUT": fine})
+    assert queen_texts.read_texts(bundle) == {"C1A__011.SB": "Stop the plane!"}
+    found = recorded.find_recordings("stop", tmp_path)
+    assert sorted(r.line.name for r in found.recordings if r.line) == [
+        "020006J1.SB",
+        "020006P1.SB",
+    ]
