@@ -78,7 +78,10 @@ def read_lines(path: Path) -> list[Line]:
 
 def speaker(line: Line) -> str:
     """The speaker of a line: "joe" for the hero, "others" for everyone he talks to (many
-    actors, whom the names do not tell apart)."""
+    actors, whom the names do not tell apart), "effects" for the sound effects the bundle
+    files among the speech ("1001SSSS.SB": a number padded with S, no speaker letter)."""
+    if line.name.removesuffix(".SB").endswith("SSSS"):
+        return "effects"
     match = _LINE.match(line.name)
     return "joe" if match and match.group(1) == "J" else "others"
 

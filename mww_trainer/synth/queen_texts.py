@@ -30,7 +30,8 @@ point) are stage directions. They cut it into pieces that are spoken one file ea
 piece's number in one hex digit ending the name: ``020006J1.SB``, ``020006J2.SB``.
 
 On Debian's bundle this gives the text of 6,587 of its 6,745 speech lines. The other 158
-stay unknown: 136 sound effects (``27SSSSSS``, ``105ASSSS``), and 22 recordings whose text
+stay unknown: 136 sound effects (``27SSSSSS``, ``105ASSSS``; recorded.py leaves them
+out), and 22 recordings whose text
 the script does not hold (``MIK_0019``, ``UNTITLED``, ``ROCKPAKS``, a third piece of
 ``570020P`` whose sentence has two). An entry it cannot read names nothing, so its lines
 stay unknown too.

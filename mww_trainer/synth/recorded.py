@@ -152,6 +152,7 @@ SOURCES = (
         "queen.1c",
         "freeware (Flight of the Amazon Queen, John Passfield and Steven Stamatiadis)",
         lambda line: "fotaq-" + queen_bundle.speaker(line),
+        exclude=("fotaq-effects",),  # 136 sound effects (4 min) are not people talking
         bundle=True,
         texts=queen_texts.read_texts,
     ),
@@ -265,8 +266,8 @@ def find_recordings(
 
 def _bundle_recordings(source: Source, path: Path, needle: str) -> list[Recording]:
     """Every readable line of a bundle but those whose text (from the game's script, see
-    queen_texts) contains ``needle``. A line whose text is not found stays in, as for Fish
-    Fillets: on Debian's bundle those are 158 of 6,745, mostly sound effects."""
+    queen_texts) contains ``needle``, and the sound effects filed among them. A line whose
+    text is not found stays in, as for Fish Fillets: on Debian's bundle 22 of 6,745."""
     try:
         lines = queen_bundle.read_lines(path)
         texts = source.texts(path) if needle else {}

@@ -304,6 +304,7 @@ def test_a_games_bundle_gives_its_lines_by_who_says_them(tmp_path: Path) -> None
     lines = {"020006J1.SB": speak(1.5, 120, 1), "020006P1.SB": speak(2.0, 220, 2)}
     lines |= {"0200A4J2.SB": speak(1.0, 120, 3), "031SSSS1.SB": speak(25.0, 180, 4)}
     lines["0200A5P1.SB"] = speak(0.1, 220, 5)  # too short to be talk
+    lines["1001SSSS.SB"] = speak(2.0, 440, 6)  # a sound effect, not a person
     write_bundle(bundle, lines)
     found = recorded.find_recordings("hey computer", tmp_path)
     queen = [r for r in found.recordings if r.package == "flight-of-the-amazon-queen"]
