@@ -170,7 +170,7 @@ def listen_to_test_clips(
     from mww_trainer.data.audio import read_audio
     from mww_trainer.data.features import features_to_device_int8
     from mww_trainer.data.ingest import Role, Split
-    from mww_trainer.data.training_set import device_sequence, quiet_bed, trim_silence
+    from mww_trainer.data.training_set import device_sequence, quiet_bed
     from mww_trainer.device.runtime import run_stream_tflm
     from mww_trainer.evaluation.detection import cutoff_to_u8
     from mww_trainer.evaluation.sweep import heard
@@ -178,7 +178,7 @@ def listen_to_test_clips(
     clips, bed = dataset.select(Role.POSITIVE, Split.TEST), quiet_bed(dataset)
     hits = 0
     for clip in clips:
-        seq = device_sequence(trim_silence(read_audio(clip.path)), config.model.input_frames, bed)
+        seq = device_sequence(read_audio(clip.path), config.model.input_frames, bed)
         usable = len(seq) // 3 * 3
         slices = features_to_device_int8(seq[:usable]).reshape(-1, 3, 40)
         outputs = run_stream_tflm(model, slices)

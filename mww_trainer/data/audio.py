@@ -234,13 +234,15 @@ TRIM_BELOW_LOUDEST_DB = 35.0
 TRIM_ABOVE_FLOOR_DB = 10.0
 
 
-def trim_silence(samples: np.ndarray) -> np.ndarray:
-    """The span from the first to the last 20 ms frame that stands out as sound.
+def trim_silence(samples: np.ndarray, lead_s: float = 0.0) -> np.ndarray:
+    """The span from the first to the last 20 ms frame that stands out as sound, and up to
+    ``lead_s`` of what comes before it.
 
     A frame counts when its RMS is within 35 dB of the loudest frame and 10 dB above the
     quietest tenth of frames, so a clip recorded over steady noise is trimmed as well as
     one recorded over digital silence. Silence at both ends would move the word inside
-    the training window, where the model learns when to fire.
+    the training window, where the model learns when to fire. A word's quiet onset can fall
+    under that threshold in noise (the "s" of "stop" at 10 dB SNR), which ``lead_s`` keeps.
     """
     n = len(samples) // TRIM_FRAME_SAMPLES
     if n < 3:
@@ -252,4 +254,5 @@ def trim_silence(samples: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(level_db >= threshold)
     if len(loud) == 0:
         return samples
-    return samples[loud[0] * TRIM_FRAME_SAMPLES : (loud[-1] + 1) * TRIM_FRAME_SAMPLES]
+    first = max(0, loud[0] * TRIM_FRAME_SAMPLES - round(lead_s * constants.SAMPLE_RATE_HZ))
+    return samples[first : (loud[-1] + 1) * TRIM_FRAME_SAMPLES]

@@ -38,6 +38,9 @@ SCORING_LEAD_S = 3.5
 # training window holds its start-up transient (a shortcut the model would learn).
 WARMUP_S = 2.0
 TRAIN_TAIL_S = 0.2  # the guide's jitter: the word ends about 0.2 s before the window's end
+# Kept before the loud part of a training clip: a word's quiet onset in noise (the "s" of
+# "stop") falls under trim_silence's threshold, and with it cut the model learns "top".
+CLIP_LEAD_S = 0.3
 # Augmented variants of each stretch of a long negative recording (besides its plain windows).
 TALK_VARIANTS = 2
 # Stretches cut from a long negative recording per second of it, each a window long.
@@ -120,7 +123,7 @@ def _augmented_windows(task: Task) -> list[np.ndarray]:
     path, index, variants, frames, segments = task
     audio = read_audio(path)
     if not segments:
-        return _clip_variants(trim_silence(audio), index, variants, frames)
+        return _clip_variants(trim_silence(audio, CLIP_LEAD_S), index, variants, frames)
     out = []
     for number, (start, length) in enumerate(segments):
         piece = audio[start : start + length]
@@ -320,9 +323,9 @@ def device_set(
     bed = quiet_bed(dataset)
 
     def heard(role: Role) -> list[np.ndarray]:
+        # Whole clips: a stream needs no alignment, and trimming cut quiet onsets in noise.
         return [
-            device_sequence(trim_silence(read_audio(c.path)), frames, bed)
-            for c in dataset.select(role, split)
+            device_sequence(read_audio(c.path), frames, bed) for c in dataset.select(role, split)
         ]
 
     negatives = dataset.select(Role.NEGATIVE, split)

@@ -209,3 +209,24 @@ def test_a_wav_cut_short_is_reported_not_read_as_a_shorter_clip(tmp_path) -> Non
     with pytest.raises(AudioError, match=r"cut\.wav: truncated: its header promises 2\.00 s"):
         read_audio(cut)
     assert len(read_audio(whole)) == 2 * RATE
+
+
+def test_trim_silence_keeps_a_quiet_onset_only_with_a_lead() -> None:
+    """A hiss-like onset 8 dB above the room's noise, then a loud vowel: the onset falls
+    under the threshold, so only ``lead_s`` keeps it (a word's "s" in a noisy room)."""
+    from mww_trainer.data.audio import trim_silence
+
+    rng = np.random.default_rng(0)
+    rate = 16000
+    room = rng.normal(0, 100, 2 * rate)
+    onset = slice(rate // 2, rate // 2 + 2400)  # 150 ms of "s" at 0.5 s
+    vowel = slice(onset.stop, onset.stop + 4800)
+    room[onset] += rng.normal(0, 250, 2400)
+    room[vowel] += 8000 * np.sin(2 * np.pi * 220 * np.arange(4800) / rate)
+    plain = trim_silence(room)
+    assert len(plain) == pytest.approx(4800, abs=320)  # the vowel alone: the "s" is cut
+    kept = trim_silence(room, lead_s=0.3)
+    assert len(kept) == pytest.approx(4800 + 0.3 * rate, abs=320)
+    assert np.array_equal(kept[-len(plain) :], plain)  # the same end: the word still ends there
+    short = trim_silence(room[onset.start - 800 :], lead_s=0.3)
+    assert len(short) == pytest.approx(800 + 2400 + 4800, abs=320)  # no lead to keep past the start
