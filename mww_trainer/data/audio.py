@@ -232,6 +232,9 @@ def _unreadable(path: Path, exc: BaseException) -> str:
 TRIM_FRAME_SAMPLES = 320  # 20 ms
 TRIM_BELOW_LOUDEST_DB = 35.0
 TRIM_ABOVE_FLOOR_DB = 10.0
+# Kept before a word's loud part wherever a take or clip is trimmed: a quiet onset in noise
+# (the "s" of "stop") falls under the threshold, and with it cut a model learns "top".
+WORD_LEAD_S = 0.3
 
 
 def trim_silence(samples: np.ndarray, lead_s: float = 0.0) -> np.ndarray:

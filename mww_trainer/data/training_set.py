@@ -17,7 +17,7 @@ import numpy as np
 
 from mww_trainer import constants
 from mww_trainer.config.types import Config
-from mww_trainer.data.audio import read_audio, trim_silence
+from mww_trainer.data.audio import WORD_LEAD_S, read_audio, trim_silence
 from mww_trainer.data.augment import Augmenter
 from mww_trainer.data.feature_cache import FeatureCache
 from mww_trainer.data.features import compute_features, raw_from_features
@@ -38,9 +38,6 @@ SCORING_LEAD_S = 3.5
 # training window holds its start-up transient (a shortcut the model would learn).
 WARMUP_S = 2.0
 TRAIN_TAIL_S = 0.2  # the guide's jitter: the word ends about 0.2 s before the window's end
-# Kept before the loud part of a training clip: a word's quiet onset in noise (the "s" of
-# "stop") falls under trim_silence's threshold, and with it cut the model learns "top".
-CLIP_LEAD_S = 0.3
 # Augmented variants of each stretch of a long negative recording (besides its plain windows).
 TALK_VARIANTS = 2
 # Stretches cut from a long negative recording per second of it, each a window long.
@@ -123,7 +120,7 @@ def _augmented_windows(task: Task) -> list[np.ndarray]:
     path, index, variants, frames, segments = task
     audio = read_audio(path)
     if not segments:
-        return _clip_variants(trim_silence(audio, CLIP_LEAD_S), index, variants, frames)
+        return _clip_variants(trim_silence(audio, WORD_LEAD_S), index, variants, frames)
     out = []
     for number, (start, length) in enumerate(segments):
         piece = audio[start : start + length]
