@@ -23,7 +23,7 @@ import numpy as np
 from addon.errors import bad_request
 from addon.store import LABELS, NewSample, ProjectLayout
 from mww_trainer import constants
-from mww_trainer.data.audio import WORD_LEAD_S, probe_audio, read_audio, trim_silence, write_wav
+from mww_trainer.data.audio import probe_audio, read_audio, trim_silence, write_wav
 from mww_trainer.data.ingest.model import Limits
 from mww_trainer.errors import AudioError
 
@@ -86,7 +86,7 @@ def prepare_clip(path: Path, label: str, *, trim: bool = False) -> Clip:
     info = probe_audio(path)
     samples = read_audio(path, max_duration_s=MAX_DURATION_S[label])
     if trim and label in SPEECH_LABELS:
-        samples = trim_silence(samples, WORD_LEAD_S)
+        samples = trim_silence(samples)
     flags = quality_flags(samples, label)
     if info.rate_hz < constants.SAMPLE_RATE_HZ:  # converting is routine; this loses sound
         flags = (*flags, "low_rate")

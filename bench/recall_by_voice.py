@@ -134,7 +134,8 @@ def conditions(record: dict) -> dict[str, str]:
     if not record:
         return {}
     snr = record.get("snr_db")
-    band = "none" if snr is None else f"{int(snr // 5 * 5):>2}-{int(snr // 5 * 5) + 5} dB"
+    low = None if snr is None else int(snr // 5 * 5)
+    band = "none" if low is None else f"{low:>2}-{low + 5} dB"
     return {
         "noise": record.get("noise", "none"),
         "SNR": band,

@@ -2,10 +2,11 @@
 
     python bench/spec_augment_speed.py [--batches 200] [--batch-size 128]
 
-Needs only NumPy (and CuPy with a CUDA device for the GPU column), so it also runs on a
-machine without the rest of the project's packages. Batches are the training shape
-(frames of the default model, 40 bins) with the masks of each preset's first phase; for
-each it checks that CuPy gives exactly NumPy's masks for the same seed, then times both.
+Needs NumPy, the config's ruamel.yaml and voluptuous (and CuPy with a CUDA device for the
+GPU column), not TensorFlow, so it also runs where only those can be installed. Batches are
+the training shape (frames of the default model, 40 bins) with the masks of each preset's
+first phase; for each it checks that CuPy gives exactly NumPy's masks for the same seed,
+then times both.
 
 On an NVIDIA H200 (CuPy 14.2, 2026-12-04) CuPy gave NumPy's masks exactly, in 1.0 ms a batch
 of 128 against NumPy's 2.3 ms on that machine's CPU (0.8 against 17 ms for 1024). Training
@@ -19,22 +20,11 @@ import time
 
 import numpy as np
 
-from mww_trainer.data.spec_augment import array_backend, spec_augment
+from mww_trainer.config.loader import load_preset
+from mww_trainer.data.spec_augment import SpecAugmentSettings, array_backend
 
 FRAMES, BINS = 149, 40
-# (time size, time count, freq size, freq count): `standard` and `max_quality` today, and
-# the masks the old `standard` used.
-SETTINGS = {"standard": (15, 3, 10, 3), "old standard": (10, 2, 6, 2)}
-
-
-def masks(setting: tuple[int, int, int, int]) -> dict[str, int]:
-    t_size, t_count, f_size, f_count = setting
-    return dict(
-        time_mask_max_size=t_size,
-        time_mask_count=t_count,
-        freq_mask_max_size=f_size,
-        freq_mask_count=f_count,
-    )
+PRESETS = ("standard", "max_quality")
 
 
 def timed(run, batches: int, sync=lambda: None) -> float:
@@ -65,28 +55,28 @@ def main() -> None:
         print("no CUDA device for CuPy: NumPy only")
     print(f"batch {args.batch_size} x {FRAMES} frames x {BINS} bins, {args.batches} batches")
     device_batch = cupy.asarray(batch) if on_gpu else None
-    for name, setting in SETTINGS.items():
-        kwargs = masks(setting)
-        cpu = timed(lambda s, kw=kwargs: spec_augment(batch, rng_or_seed=s, **kw), args.batches)
-        line = f"{name:13s} {setting}: NumPy {cpu:6.2f} ms a batch"
+    for name in PRESETS:
+        masks = SpecAugmentSettings.for_phase(load_preset(name).training, 0)
+        cpu = timed(lambda s, m=masks: m.apply(batch, s), args.batches)
+        sizes = (masks.time_mask_max_size, masks.time_mask_count)
+        sizes += (masks.freq_mask_max_size, masks.freq_mask_count)
+        line = (
+            f"{name:12s} {sizes} (time size, count, freq size, count): NumPy {cpu:6.2f} ms a batch"
+        )
         if on_gpu:
             same = all(
-                np.array_equal(
-                    cupy.asnumpy(spec_augment(device_batch, rng_or_seed=s, **kwargs)),
-                    spec_augment(batch, rng_or_seed=s, **kwargs),
-                )
+                np.array_equal(cupy.asnumpy(masks.apply(device_batch, s)), masks.apply(batch, s))
                 for s in range(20)
             )
             gpu = timed(
-                lambda s, kw=kwargs, b=device_batch: spec_augment(b, rng_or_seed=s, **kw),
+                lambda s, m=masks, b=device_batch: m.apply(b, s),
                 args.batches,
                 cupy.cuda.Device().synchronize,
             )
             line += f", CuPy {gpu:6.2f} ms a batch; same masks on 20 seeds: {same}"
             if not same:
                 raise SystemExit(line + "\nCuPy's masks differ from NumPy's")
-        masked = spec_augment(batch, rng_or_seed=1, **kwargs)
-        line += f"; {np.mean(masked == 0) * 100:.0f} % of values masked"
+        line += f"; {np.mean(masks.apply(batch, 1) == 0) * 100:.0f} % of values masked"
         print(line)
 
 

@@ -232,12 +232,12 @@ def _unreadable(path: Path, exc: BaseException) -> str:
 TRIM_FRAME_SAMPLES = 320  # 20 ms
 TRIM_BELOW_LOUDEST_DB = 35.0
 TRIM_ABOVE_FLOOR_DB = 10.0
-# Kept before a word's loud part wherever a take or clip is trimmed: a quiet onset in noise
+# Kept before a word's loud part when a take or clip is trimmed: a quiet onset in noise
 # (the "s" of "stop") falls under the threshold, and with it cut a model learns "top".
 WORD_LEAD_S = 0.3
 
 
-def trim_silence(samples: np.ndarray, lead_s: float = 0.0) -> np.ndarray:
+def trim_silence(samples: np.ndarray, lead_s: float = WORD_LEAD_S) -> np.ndarray:
     """The span from the first to the last 20 ms frame that stands out as sound, and up to
     ``lead_s`` of what comes before it.
 

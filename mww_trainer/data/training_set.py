@@ -17,7 +17,7 @@ import numpy as np
 
 from mww_trainer import constants
 from mww_trainer.config.types import Config
-from mww_trainer.data.audio import WORD_LEAD_S, read_audio, trim_silence
+from mww_trainer.data.audio import read_audio, trim_silence
 from mww_trainer.data.augment import Augmenter
 from mww_trainer.data.feature_cache import FeatureCache
 from mww_trainer.data.features import compute_features, raw_from_features
@@ -120,7 +120,7 @@ def _augmented_windows(task: Task) -> list[np.ndarray]:
     path, index, variants, frames, segments = task
     audio = read_audio(path)
     if not segments:
-        return _clip_variants(trim_silence(audio, WORD_LEAD_S), index, variants, frames)
+        return _clip_variants(trim_silence(audio), index, variants, frames)
     out = []
     for number, (start, length) in enumerate(segments):
         piece = audio[start : start + length]
@@ -364,7 +364,7 @@ def joined_talk(clips: list[Clip], bed: np.ndarray | None) -> list[np.ndarray]:
     size = 0
     for clip in sorted(clips, key=lambda c: c.relpath):
         gap = np.zeros(int(rng.uniform(*_JOIN_GAP_S) * rate), np.int16)
-        parts += [trim_silence(read_audio(clip.path)), gap]
+        parts += [trim_silence(read_audio(clip.path), lead_s=0.0), gap]  # the gap is the pause
         size += len(parts[-2]) + len(gap)
         if size >= JOINED_TALK_S * rate:
             streams.append(_on_room(np.concatenate(parts), bed))

@@ -13,12 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mww_trainer import constants
-from mww_trainer.data.audio import (
-    TRIM_ABOVE_FLOOR_DB,
-    TRIM_FRAME_SAMPLES,
-    WORD_LEAD_S,
-    trim_silence,
-)
+from mww_trainer.data.audio import TRIM_ABOVE_FLOOR_DB, TRIM_FRAME_SAMPLES, trim_silence
 from mww_trainer.data.ingest.model import Limits
 
 SILENT_DBFS = -60.0  # peak below this: a muted microphone (the trainer's ingest uses the same)
@@ -57,7 +52,7 @@ class TakeCheck:
 def check_take(audio: bytes, label: str) -> TakeCheck:
     """Trim (one-utterance labels) and judge 16-bit PCM as the capture delivered it."""
     captured = np.frombuffer(audio[: len(audio) // 2 * 2], dtype="<i2").astype(np.int16)
-    samples = captured if label in LONG_LABELS else trim_silence(captured, WORD_LEAD_S)
+    samples = captured if label in LONG_LABELS else trim_silence(captured)
     peak = max(int(captured.max()), -int(captured.min())) if len(captured) else 0
     peak_dbfs = 20 * np.log10(max(peak, 1) / 32768)
     problems = []
