@@ -43,6 +43,7 @@ MAX_SEED = 2**32 - 1  # what numpy's and TensorFlow's generators take
 SYNTH_FIELDS = {
     "positives": (0, 5000),
     "hard_negatives": (0, 5000),
+    "single_words": (0, 5000),
     "ambient_minutes": (0, 240),
     "recorded_minutes": (0, 600),
     "background": (0, 200),
@@ -54,6 +55,7 @@ SYNTH_FIELDS = {
 SYNTH_DEFAULTS = {
     "positives": 2000,
     "hard_negatives": 1000,
+    "single_words": 1000,
     "ambient_minutes": 120,
     "recorded_minutes": 240,
     "background": 10,
@@ -63,6 +65,7 @@ SYNTH_DEFAULTS = {
 SYNTH_LABELS = {
     "positives": "Wake-word clips",
     "hard_negatives": "Sound-alikes",
+    "single_words": "Words said alone",
     "ambient_minutes": "Other speech (minutes)",
     "recorded_minutes": "People talking (minutes)",
     "background": "Noise files",

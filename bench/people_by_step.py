@@ -6,8 +6,9 @@
 For each finished run of bench/quality.py with ``--real-word`` (its ``run/checkpoints`` keep a
 checkpoint every evaluation): the float model of each checkpoint asked for scores the held-out
 people saying the word and the held-out people talking, and this prints the recall on the
-people at the lowest cutoff that keeps within each budget of false accepts in their talk, beside
-what validation measured for that checkpoint. Then the mean over runs at each step.
+people at the lowest cutoff that keeps within each budget of false accepts in their talk, what
+the checkpoint would ship (recall and false accepts at the cutoff validation chose for it), and
+what validation measured for it. Then the mean over runs at each step.
 
 It shows what validation (the held-out engine's wake words) cannot: when a model stops getting
 better for people it never heard. Figures are on the float model, as training measures, not on
@@ -66,9 +67,17 @@ def by_step(run: Path, steps: list[int], budgets: list[int], preset: str) -> dic
         )
         rows[step] = [recall_within(result, talk_hours, b) for b in budgets]
         val = validation.get(step, {})
+        # What this checkpoint would ship: validation's own cutoff, read on the held-out people.
+        shipped = result.at(val["cutoff"]) if "cutoff" in val else None
+        at_cutoff = (
+            f"recall {shipped.recall:.3f} with {round(shipped.fa_per_hour * talk_hours)} FA"
+            if shipped
+            else "no cutoff"
+        )
         print(
             f"  step {step:6d}: "
             + "  ".join(f"{r:.3f}" for r in rows[step])
+            + f"   at validation's cutoff: {at_cutoff}"
             + f"   (validation: average viable recall {val.get('average_viable_recall', 0):.3f})",
             flush=True,
         )

@@ -186,6 +186,7 @@ def synth(out: Path, **options) -> float:
 
     started = time.monotonic()
     options.setdefault("recorded_minutes", 0)  # people's recordings only where asked for
+    options.setdefault("single_words", 0)  # words said alone only where asked for
     synthesize_dataset(SynthOptions(out_dir=out, force=True, **options))
     return time.monotonic() - started
 
@@ -208,33 +209,27 @@ def pool(args) -> tuple[Path, list[Path]]:
         **common,
     )
     found = [f for f in FAMILIES if f in engine_counts(root / "clips")]
-    talk = []
-    for index, family in enumerate(found):
-        talk.append(root / f"talk-{family}")
-        synth(
-            talk[-1],
+    nothing = {"positives": 0, "hard_negatives": 0, "ambient_minutes": 0, "background": 0}
+
+    def only(folder: Path, seed: int, **wanted) -> Path:
+        """A folder of just what is wanted (no wake words, noise or rooms)."""
+        synth(folder, **(nothing | {"rirs": 0, "seed": seed} | common | wanted))
+        return folder
+
+    talk = [
+        only(
+            root / f"talk-{family}",
+            10 + index,
             engines=(family,),
-            positives=0,
-            hard_negatives=0,
             ambient_minutes=args.ambient_minutes / len(found),
-            background=0,
-            rirs=0,
-            seed=10 + index,
-            **common,
         )
+        for index, family in enumerate(found)
+    ]
+    if args.single_words:
+        # Every family's words in one folder, as the clips are: a fold links those it keeps.
+        talk.append(only(root / f"words-{args.single_words}", 30, single_words=args.single_words))
     if args.people_minutes > 0:
-        talk.append(root / f"people-{args.people}")
-        synth(
-            talk[-1],
-            positives=0,
-            hard_negatives=0,
-            ambient_minutes=0,
-            recorded_minutes=args.people_minutes,
-            background=0,
-            rirs=0,
-            seed=20,
-            **common,
-        )
+        talk.append(only(root / f"people-{args.people}", 20, recorded_minutes=args.people_minutes))
     return root / "clips", talk
 
 
@@ -411,7 +406,8 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
     if not args.reference_only:
         clips, talk = pool(args)
         people = f"-people{args.people}" if args.people_minutes > 0 else ""
-        without = Path(args.work) / args.slug / f"train-without-{fold}{people}"
+        words = f"-words{args.single_words}" if args.single_words else ""
+        without = Path(args.work) / args.slug / f"train-without-{fold}{people}{words}"
         data = fold_dataset(clips, talk, held, without)
         if args.user_takes:
             chosen = user_takes(speech.takes, args.user_takes)
@@ -568,6 +564,13 @@ def main() -> None:
         action="store_true",
         help="train without the shared real speech (a user with no speech pack); the test "
         "still holds the other half out",
+    )
+    parser.add_argument(
+        "--single-words",
+        type=int,
+        default=0,
+        help="short words said alone by the training engines, as negatives (mww-synth "
+        "--single-words); the held-out engine's are left out with it",
     )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(

@@ -151,6 +151,7 @@ function generateTab(ctx) {
   const number = (id, key, step = 1) => h('input', { id, type: 'number', min: 0, max: most[key], step, value: given[key], size: 5 });
   const inputs = {
     positives: number('syn-positives', 'positives'), hard_negatives: number('syn-hard', 'hard_negatives'),
+    single_words: number('syn-words', 'single_words'),
     ambient_minutes: number('syn-ambient', 'ambient_minutes', 0.5),
     recorded_minutes: number('syn-recorded', 'recorded_minutes', 0.5), background: number('syn-background', 'background'),
     rirs: number('syn-rirs', 'rirs'),
@@ -165,8 +166,9 @@ function generateTab(ctx) {
     } catch (err) { showError(error, err); }
   });
   const card = h('div', { class: 'card' },
-    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. “People talking” adds real people's recordings this machine has (voice prompts, game dialogue and read letters from Debian packages) as other speech: real voices teach the model to stay quiet around people. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
+    h('p', { text: `Synthetic speech saying “${ctx.project.phrase}”, sound-alike phrases, everyday words said alone (“no”, “two”, “up”: people say them all day), other talk and noise. Every speech engine installed speaks (espeak-ng, MBROLA, festival, flite, SVOX pico, piper), each an equal share, so the model does not learn one engine's sound. “People talking” adds real people's recordings this machine has (voice prompts, game dialogue and read letters from Debian packages) as other speech: real voices teach the model to stay quiet around people. The defaults are the recipe we measure (a quarter of an hour or more on a CPU); add a speech pack and your own recordings: real voices make the model better.` }),
     h('div', { class: 'row' }, field('Wake-word clips', inputs.positives), field('Sound-alikes', inputs.hard_negatives),
+      field('Words said alone', inputs.single_words),
       field('Other speech (minutes)', inputs.ambient_minutes), field('People talking (minutes)', inputs.recorded_minutes),
       field('Noise files', inputs.background),
       field('Room impulses', inputs.rirs)), button, error);

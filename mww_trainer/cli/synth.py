@@ -80,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + name.replace("_", "-")
         add(flag, type=kind, help=f"{text} (default {_DEFAULTS[name]})")
     add(
+        "--single-words",
+        type=int,
+        help="clips of one short word of the ambient text said alone, as negatives in "
+        "negative/words/<speaker>/: people say 'no', 'two' or 'up' alone all day, and a model "
+        "that never heard that wakes on them (default: as many as --hard-negatives)",
+    )
+    add(
         "--engines",
         type=_families,
         metavar="LIST",

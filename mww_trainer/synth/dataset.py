@@ -5,6 +5,7 @@
                                        festival-kal_diphone, flite-slt, pico-en-US,
                                        piper-<model>[-<speaker id>]
     hard_negative/<speaker>/hneg_00000.wav   phonetic neighbours of the phrase, same folders
+    negative/words/<speaker>/word_00000.wav   short words of the ambient text, each said alone
     negative/speech/ambient_0000.wav   long non-wake-word talk with background noise
     negative/people-<speaker>/talk_0000.wav   people talking: recordings Debian packages
                                        install, joined per speaker (see synth/recorded.py)
@@ -53,6 +54,7 @@ from mww_trainer.synth.render import (
     BACKGROUND_KINDS,
     MUSIC,
     RECORDED,
+    WORD,
     Job,
     RenderContext,
     render,
@@ -61,7 +63,7 @@ from mww_trainer.synth.render import (
 MANIFEST_NAME = "synth_manifest.json"
 MANIFEST_VERSION = 1
 ROLES = ("positive", "hard_negative", "negative", "background", "rir")
-_ROLE_STREAM = {role: i + 1 for i, role in enumerate((*ROLES, RECORDED))}
+_ROLE_STREAM = {role: i + 1 for i, role in enumerate((*ROLES, RECORDED, WORD))}
 _PLAN_STREAM = 0
 ProgressCallback = Callable[[int, int], None]
 NoteCallback = Callable[[str], None]
@@ -87,7 +89,8 @@ def _seed(base: int, role: str, index: int) -> int:
 
 def _needs_speech(opts: SynthOptions) -> bool:
     babble = opts.background > BACKGROUND_KINDS.index("babble")
-    return bool(opts.positives or opts.hard_negatives or opts.ambient_minutes > 0 or babble)
+    spoken = opts.positives or opts.hard_negatives or opts.word_clips
+    return bool(spoken or opts.ambient_minutes > 0 or babble)
 
 
 def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[float]:
@@ -133,6 +136,24 @@ def _clip_speakers(
     return positives, hard
 
 
+def _word_jobs(opts: SynthOptions, cast: Cast, words: list[str]) -> list[Job]:
+    """Single words, families in turn as for the clips, each word once before any repeats.
+
+    Drawn from a stream of their own, so asking for words changes no other file.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM, 2]))
+    families = [cast.families[i] for i in rng.permutation(len(cast.families))]
+    order = [words[i] for i in rng.permutation(len(words))]
+    jobs = []
+    for i in range(opts.word_clips):
+        voices = cast.speakers[families[i % len(families)]]
+        spk = voices[int(rng.integers(len(voices)))]
+        path = f"negative/words/{spk.name}/word_{i:05d}.wav"
+        seed = _seed(opts.seed, WORD, i)
+        jobs.append(Job("negative", path, seed, order[i % len(order)], spk, kind=WORD))
+    return jobs
+
+
 def plan_jobs(
     opts: SynthOptions,
     cast: Cast | None,
@@ -140,6 +161,7 @@ def plan_jobs(
     *,
     with_music: bool = False,
     people: recorded.Found | None = None,
+    words: list[str] | None = None,
 ) -> list[Job]:
     """Every file to write, in manifest order, each with its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence([opts.seed, _PLAN_STREAM]))
@@ -152,6 +174,8 @@ def plan_jobs(
         text = neighbours[i % len(neighbours)]
         path = f"hard_negative/{spk.name}/hneg_{i:05d}.wav"
         jobs.append(Job("hard_negative", path, _seed(opts.seed, "hard_negative", i), text, spk))
+    if cast and words:
+        jobs += _word_jobs(opts, cast, words)
     for i, duration_s in enumerate(_ambient_durations(opts, rng)):
         path = f"negative/speech/ambient_{i:04d}.wav"
         jobs.append(Job("negative", path, _seed(opts.seed, "negative", i), duration_s=duration_s))
@@ -203,6 +227,18 @@ def _neighbour_texts(opts: SynthOptions) -> list[str]:
     return texts
 
 
+def _word_texts(opts: SynthOptions, sentences: tuple[str, ...]) -> list[str]:
+    if not opts.word_clips:
+        return []
+    words = phrases.single_words(sentences, opts.phrase, phonemise=_phonemiser(opts.language))
+    if not words:
+        raise ConfigError(
+            f"ambient text: no short word other than the phrase {opts.phrase!r} to say alone; "
+            "give a text with other words, or set --single-words 0"
+        )
+    return words
+
+
 def _music(opts: SynthOptions) -> tuple[tuple[music.Track, ...], list[str]]:
     """Game-music tracks when music can be used (background files or ambient talk)."""
     if not opts.background and opts.ambient_minutes <= 0:
@@ -229,7 +265,8 @@ def _context(opts: SynthOptions) -> tuple[RenderContext, list[str], tuple[str, .
         return RenderContext(opts, None, (), music=tracks), [], tuple(notes)
     cast = find_cast(opts)
     sentences: list[str] = []
-    if opts.ambient_minutes > 0 or opts.background > BACKGROUND_KINDS.index("babble"):
+    babble = opts.background > BACKGROUND_KINDS.index("babble")
+    if opts.ambient_minutes > 0 or babble or opts.word_clips:
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
     ctx = RenderContext(opts, cast, tuple(sentences), music=tracks)
@@ -370,7 +407,10 @@ def synthesize_dataset(
     notes = (*notes, *people_notes)
     for note in notes if on_note else ():
         on_note(note)  # type: ignore[misc]
-    jobs = plan_jobs(options, cast, neighbours, with_music=bool(ctx.music), people=people)
+    words = _word_texts(options, ctx.sentences)
+    jobs = plan_jobs(
+        options, cast, neighbours, with_music=bool(ctx.music), people=people, words=words
+    )
     _refuse_overwrite(options, jobs)
     workers = options.workers or os.cpu_count() or 1
     with ExitStack() as stack:

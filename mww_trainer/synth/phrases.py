@@ -1,4 +1,5 @@
-"""Text for synthesis: phrase normalisation, phonetic neighbours (hard negatives), ambient text.
+"""Text for synthesis: phrase normalisation, phonetic neighbours (hard negatives), ambient text,
+and the short words of that text said alone.
 
 The neighbour generator works on spelling with simple English letter-to-sound heuristics
 (syllables split at vowel groups, tables of confusable consonants and vowels). It needs no
@@ -327,3 +328,33 @@ def safe_sentences(sentences: Iterable[str], phrase: str) -> list[str]:
             "give a text with other sentences"
         )
     return kept
+
+
+# Words said alone are short: one or two syllables ("no", "seven", "up").
+_SINGLE_WORD_SYLLABLES = 2
+
+
+def single_words(
+    sentences: Iterable[str],
+    phrase: str,
+    *,
+    phonemise: Callable[[list[str]], list[str]] | None = None,
+) -> list[str]:
+    """The short words of ``sentences`` (one or two syllables), sorted, to be said alone.
+
+    People say such words alone all day ("no", "two", "up", "wait"), and a model that heard
+    only its wake word alone wakes on them. Never a word of ``phrase``; with ``phonemise``,
+    never a word pronounced exactly like the phrase.
+    """
+    own = set(normalise(phrase).split())
+    words = sorted(
+        {
+            w
+            for s in sentences
+            for w in normalise(s).split()
+            if w not in own and len(syllables(w.replace("'", ""))) <= _SINGLE_WORD_SYLLABLES
+        }
+    )
+    if phonemise is not None and words:
+        words = _drop_homophones([words], phrase, phonemise)[0]
+    return words

@@ -29,6 +29,7 @@ MAX_SPEED_WPM = 450
 BACKGROUND_KINDS = ("white", "pink", "brown", "babble", "hum")
 MUSIC = "music"  # a background kind, and what may lie under ambient talk, when music is installed
 RECORDED = "recorded"  # a negative's kind: people's recordings joined (synth/recorded.py)
+WORD = "word"  # a negative's kind: one short word said alone, in a clip like a wake word's
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Job:
     seed: int
     text: str = ""
     speaker: AnySpeaker | None = None
-    kind: str = ""  # background kind
+    kind: str = ""  # background kind, or a negative's (RECORDED, WORD)
     duration_s: float = 0.0  # ambient and background length
     recordings: tuple[recorded.Recording, ...] = ()  # a RECORDED negative's recordings
 
@@ -90,6 +91,8 @@ def render(job: Job, ctx: RenderContext) -> Rendered:
         return recorded.render_talk(
             job.recordings, ctx.options.ambient_gap_s, np.random.default_rng(job.seed)
         )
+    if job.kind == WORD:
+        return render_clip(job, ctx)
     renderers = {
         "positive": render_clip,
         "hard_negative": render_clip,

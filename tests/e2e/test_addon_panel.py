@@ -106,6 +106,7 @@ async def test_record_train_and_download_in_the_browser(aiohttp_server, browser,
         for selector, value in (
             ("#syn-positives", "30"),
             ("#syn-hard", "20"),
+            ("#syn-words", "5"),
             ("#syn-ambient", "2"),
             ("#syn-recorded", "0.5"),
             ("#syn-background", "3"),

@@ -117,6 +117,7 @@ async def test_create_generate_train_try_install_undo_at_1280_and_390_px(
         for selector, value in (
             ("#syn-positives", "40"),
             ("#syn-hard", "20"),
+            ("#syn-words", "5"),
             ("#syn-ambient", "1"),
             ("#syn-recorded", "0.5"),
             ("#syn-background", "2"),

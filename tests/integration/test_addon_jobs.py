@@ -280,6 +280,8 @@ async def test_people_talking_from_a_generate_job_are_filed_as_people(aiohttp_cl
         {"path": "negative/people-asterisk-allison/talk_0000.wav", "role": "negative"}
         | {"voice": "asterisk-allison", "engine": "human"},
         {"path": "negative/speech/ambient_0000.wav", "role": "negative", "voice": None},
+        {"path": "negative/words/pico-en-US/word_00000.wav", "role": "negative", "text": "two"}
+        | {"voice": "pico-en-US", "engine": "pico"},
         {"path": "positive/espeak-en+m3/pos_00000.wav", "role": "positive"}
         | {"voice": "espeak-en+m3", "engine": "espeak"},
     ]
@@ -287,13 +289,17 @@ async def test_people_talking_from_a_generate_job_are_filed_as_people(aiohttp_cl
     for entry in entries:
         path = out / entry["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
-        seconds = 1.2 if entry["role"] == "positive" else 6.0
+        seconds = 6.0 if entry["role"] == "negative" and "/words/" not in entry["path"] else 1.6
         sf.write(path, rng.normal(0, 0.1, int(16000 * seconds)), 16000, subtype="PCM_16")
     (out / "synth_manifest.json").write_text(json.dumps({"files": entries}))
 
     filed = await library.file_synthesised(job, {})
-    assert filed["filed"] == 3
+    assert filed["filed"] == 4
     samples = (await (await client.get("/api/projects/hey_computer/samples")).json())["samples"]
+    word = next(s for s in samples if s["speaker"] == "synth pico-en-US")
+    assert word["label"] == "negative" and word["source"] == "synthetic"  # a word said alone
+    assert not origin_of(word["path"]).human
+    samples.remove(word)
     by_source = {s["source"]: s for s in samples if s["label"] == "negative"}
     person = by_source["recorded"]
     assert person["speaker"] == "asterisk-allison"

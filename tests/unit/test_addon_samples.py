@@ -147,6 +147,7 @@ def test_synth_requests_are_bounded():
     assert synth_request({"positives": 30, "ambient_minutes": 2.5}) == {
         "positives": 30,
         "hard_negatives": 0,
+        "single_words": 0,
         "ambient_minutes": 2.5,
         "recorded_minutes": 0.0,  # left out: none, never the library's default
         "background": 0,
@@ -156,6 +157,9 @@ def test_synth_requests_are_bounded():
     assert synth_request({"recorded_minutes": 1.5})["recorded_minutes"] == 1.5
     with pytest.raises(UserError, match=r"People talking \(minutes\): 601 is not allowed"):
         synth_request({"recorded_minutes": 601})
+    assert synth_request({"single_words": 40})["single_words"] == 40
+    with pytest.raises(UserError, match=r"Words said alone: 2\.5 is not allowed"):
+        synth_request({"single_words": 2.5})
     with pytest.raises(UserError, match="Wake-word clips: -1 is not allowed"):
         synth_request({"positives": -1})
     with pytest.raises(UserError, match="nothing to generate"):

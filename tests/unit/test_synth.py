@@ -76,7 +76,9 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     other = synthesize_dataset(small_options(tmp_path / "c", seed=8))
 
     hashes_a, hashes_b = file_hashes(first.out_dir), file_hashes(second.out_dir)
-    assert len(hashes_a) == 4 + 4 + 2 + 4 + 1 + 1  # ambient 6 s: two 3 s files; + manifest
+    # 4 wake words, 4 sound-alikes, as many words said alone, ambient 6 s in two 3 s files,
+    # 4 noises, a room, the manifest
+    assert len(hashes_a) == 4 + 4 + 4 + 2 + 4 + 1 + 1
     assert hashes_a == hashes_b
     hashes_c = file_hashes(other.out_dir)
     audio_a = {h for p, h in hashes_a.items() if p.endswith(".wav")}
@@ -126,7 +128,7 @@ def test_manifest_lists_every_file_with_its_facts(tiny_dataset):
         assert e["pitch"] is None if e["engine"] == "piper" else 20 <= e["pitch"] <= 80
     for e in (e for e in entries if e["role"] == "hard_negative"):
         assert phrases.normalise(e["text"]) != "hey computer" and e["voice"]
-    for e in (e for e in entries if e["role"] == "negative"):
+    for e in (e for e in entries if e["path"].startswith("negative/speech/")):
         assert e["segments"] and e["text"] == " ".join(s["text"] for s in e["segments"])
 
 
@@ -201,8 +203,61 @@ def test_built_in_sentences_that_contain_the_phrase_are_left_out():
         phrases.safe_sentences(["Hey, computer!"], "hey computer")
 
 
+def test_single_words_are_short_words_of_the_text_never_the_phrase_nor_a_homophone():
+    sentences = ["Stop the car at the top, please.", "Seven hungry caterpillars sat down."]
+    words = phrases.single_words(sentences, "stop")
+    assert words == sorted(words) and len(set(words)) == len(words)
+    assert {"top", "seven", "sat", "down", "car", "the", "please"} <= set(words)
+    assert "stop" not in words
+    assert "caterpillars" not in words and "hungry" in words  # four syllables; two
+
+    def phonemise(texts):
+        return ["st0p" if t in ("stop", "stopp") else t for t in texts]
+
+    assert "stopp" not in phrases.single_words(["stopp it"], "stop", phonemise=phonemise)
+    assert phrases.single_words(["Hey computer"], "hey computer") == []
+
+
+@needs_espeak
+def test_single_words_are_said_alone_by_turns_and_change_no_other_file(tmp_path):
+    text = tmp_path / "sentences.txt"
+    text.write_text("Please wait here\nThe two dogs ran\nHey computer\n", encoding="utf-8")
+    without = synthesize_dataset(small_options(tmp_path / "a", ambient_text=text, single_words=0))
+    with_words = synthesize_dataset(
+        small_options(tmp_path / "b", ambient_text=text, single_words=9)
+    )
+    words = [e for e in manifest(with_words.out_dir)["files"] if "/words/" in e["path"]]
+    assert len(words) == 9 and with_words.counts["negative"] == without.counts["negative"] + 9
+    # Each word once before any is said again; never the phrase's words, nor its sentence.
+    assert {e["text"] for e in words} == {"please", "wait", "here", "the", "two", "dogs", "ran"}
+    clip_n = round(1.6 * RATE_HZ)
+    for e in words:
+        assert e["role"] == "negative" and e["path"].split("/")[2] == e["voice"]
+        assert soundfile.info(with_words.out_dir / e["path"]).frames == clip_n
+        assert e["speech_end_s"] < 1.6  # like a wake word's clip: the word, then quiet
+    # The words come from a stream of their own: every other file is the same.
+    before, after = file_hashes(without.out_dir), file_hashes(with_words.out_dir)
+    assert {p: h for p, h in after.items() if "/words/" not in p and p != MANIFEST_NAME} == {
+        p: h for p, h in before.items() if p != MANIFEST_NAME
+    }
+    with pytest.raises(ConfigError, match="single-words"):
+        synthesize_dataset(
+            small_options(tmp_path / "c", ambient_text=_one_line(tmp_path, "Hey!"), single_words=2)
+        )
+
+
+def _one_line(folder: Path, line: str) -> Path:
+    path = folder / "one.txt"
+    path.write_text(line + "\n", encoding="utf-8")
+    return path
+
+
 def test_ambient_speech_never_contains_the_phrase(tiny_dataset):
-    negatives = [e for e in manifest(tiny_dataset.out_dir)["files"] if e["role"] == "negative"]
+    negatives = [
+        e
+        for e in manifest(tiny_dataset.out_dir)["files"]
+        if e["path"].startswith("negative/speech/")
+    ]
     assert negatives
     for e in negatives:
         assert not phrases.contains_phrase(e["text"], "hey computer")
@@ -266,7 +321,7 @@ def test_datasets_record_derived_voices_and_none_when_the_fraction_is_zero(tmp_p
     derived = [f for f in clips if "timbre" in f]
     assert 0.2 < len(derived) / len(clips) < 0.8
     assert all(len(f["timbre"]["formant_scale"]) == 4 for f in derived)
-    segments = [s for f in files if f["role"] == "negative" for s in f["segments"]]
+    segments = [s for f in files if f["path"].startswith("negative/speech/") for s in f["segments"]]
     assert any(s["voice"].endswith("~derived") for s in segments)
     # Positives stay filed under the speaker they derive from, so the split keeps speakers apart.
     assert all(f["path"].split("/")[1] == f["voice"] for f in derived if f["role"] == "positive")
@@ -276,7 +331,7 @@ def test_datasets_record_derived_voices_and_none_when_the_fraction_is_zero(tmp_p
     assert not any(
         s["voice"].endswith("~derived")
         for f in plain_files
-        if f["role"] == "negative"
+        if f["path"].startswith("negative/speech/")
         for s in f["segments"]
     )
 
@@ -357,6 +412,8 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
         "3",
         "--hard-negatives",
         "2",
+        "--single-words",
+        "2",
         "--ambient-minutes",
         "0",
         "--background",
@@ -372,9 +429,10 @@ def test_cli_writes_a_dataset(tmp_path, capsys):
     ]
     assert synth_cli.main(argv) == 0
     data = manifest(out)
-    assert data["options"]["voices_split"] == "even" and len(data["files"]) == 7
+    assert data["options"]["voices_split"] == "even" and len(data["files"]) == 9
     assert soundfile.info(out / data["files"][0]["path"]).frames == 24000
-    assert "wrote 7 files" in capsys.readouterr().out
+    assert sum("/words/" in e["path"] for e in data["files"]) == 2
+    assert "wrote 9 files" in capsys.readouterr().out
     assert synth_cli.main(argv) == 2
     assert "--force" in capsys.readouterr().err
 

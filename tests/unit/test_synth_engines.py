@@ -172,7 +172,7 @@ def test_a_dataset_by_every_engine_found_names_folders_by_family(tmp_path):
     for facts in data["engines"].values():
         assert facts["voices"] >= 1 and facts["clips"] == 3
     assert result.engines == {f: 3 for f in found}
-    for f in (f for f in data["files"] if f["role"] == "negative"):
+    for f in (f for f in data["files"] if f["path"].startswith("negative/speech/")):
         assert f["engines"] == sorted({s["engine"] for s in f["segments"]})
 
 

@@ -263,7 +263,7 @@ def test_datasets_mix_piper_and_espeak_speakers_and_record_who_spoke(voices, tmp
         "piper-en_GB-duo-low-0",
         "piper-en_GB-duo-low-1",
     }
-    segments = [s for f in files if f["role"] == "negative" for s in f["segments"]]
+    segments = [s for f in files if f["path"].startswith("negative/speech/") for s in f["segments"]]
     assert {s["engine"] for s in segments} == {"espeak", "piper"}
     record = manifest(mixed.out_dir)["piper"]
     assert record["version"] == metadata.version("piper-tts") and len(record["models"]) == 2
@@ -282,7 +282,7 @@ def test_the_engines_decide_who_speaks(voices, tmp_path):
     everything = synthesize_dataset(options(tmp_path / "all", voices, engines=("piper",), **small))
     files = manifest(everything.out_dir)["files"]
     spoken = [f for f in files if f["role"] != "negative"]
-    spoken += [s for f in files if f["role"] == "negative" for s in f["segments"]]
+    spoken += [s for f in files if f["path"].startswith("negative/speech/") for s in f["segments"]]
     assert spoken and all(f["engine"] == "piper" for f in spoken)
 
     # piper left out: the folder is not even read, and the dataset is espeak's alone.
@@ -434,7 +434,7 @@ def test_an_installed_voice_pack_speaks_with_every_speaker_of_its_model(
     for f in record["files"]:
         assert f["engine"] == "piper" and f["model"] == "test-crowd/en_US-crowd-medium.onnx"
         speaker = f"piper-en_US-crowd-medium-{f['speaker_id']}"
-        assert f["path"].split("/")[1] == f["voice"] == speaker
+        assert f["path"].split("/")[-2] == f["voice"] == speaker  # words: negative/words/<voice>
         assert soundfile.info(out / f["path"]).frames == round(1.6 * RATE_HZ)
     # Speaker ids reach the model: speaker 1's clips are its 550 Hz tone.
     one = next(f for f in positives if f["speaker_id"] == 1)
