@@ -55,7 +55,7 @@ SYNTH_FIELDS = {
 SYNTH_DEFAULTS = {
     "positives": 2000,
     "hard_negatives": 1000,
-    "single_words": 1000,
+    "single_words": 0,  # words said alone: not yet shown to help (README)
     "ambient_minutes": 120,
     "recorded_minutes": 240,
     "background": 10,

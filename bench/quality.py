@@ -186,7 +186,6 @@ def synth(out: Path, **options) -> float:
 
     started = time.monotonic()
     options.setdefault("recorded_minutes", 0)  # people's recordings only where asked for
-    options.setdefault("single_words", 0)  # words said alone only where asked for
     synthesize_dataset(SynthOptions(out_dir=out, force=True, **options))
     return time.monotonic() - started
 

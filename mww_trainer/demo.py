@@ -123,7 +123,6 @@ def make_dataset(options: DemoOptions, on_progress: ProgressCallback) -> Path:
         engines=("espeak",),
         timbre_fraction=0.0,
         recorded_minutes=0,  # the same demo on every machine, whatever it has installed
-        single_words=0,  # the recipe its reliability was measured with
     )
     synthesize_dataset(
         synth,

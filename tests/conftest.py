@@ -118,7 +118,6 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory):
         hard_negatives=8,
         ambient_minutes=0.25,
         recorded_minutes=0,  # synthetic only, whatever this machine has installed
-        single_words=0,  # the layout tests' and training tests' counts (words: test_synth.py)
         ambient_file_s=(5.0, 10.0),
         background=5,
         background_duration_s=3.0,

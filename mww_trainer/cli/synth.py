@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="clips of one short word of the ambient text said alone, as negatives in "
         "negative/words/<speaker>/: people say 'no', 'two' or 'up' alone all day, and a model "
-        "that never heard that wakes on them (default: as many as --hard-negatives)",
+        "that never heard that wakes on them (default 0)",
     )
     add(
         "--engines",

@@ -89,7 +89,7 @@ def _seed(base: int, role: str, index: int) -> int:
 
 def _needs_speech(opts: SynthOptions) -> bool:
     babble = opts.background > BACKGROUND_KINDS.index("babble")
-    spoken = opts.positives or opts.hard_negatives or opts.word_clips
+    spoken = opts.positives or opts.hard_negatives or opts.single_words
     return bool(spoken or opts.ambient_minutes > 0 or babble)
 
 
@@ -145,7 +145,7 @@ def _word_jobs(opts: SynthOptions, cast: Cast, words: list[str]) -> list[Job]:
     families = [cast.families[i] for i in rng.permutation(len(cast.families))]
     order = [words[i] for i in rng.permutation(len(words))]
     jobs = []
-    for i in range(opts.word_clips):
+    for i in range(opts.single_words):
         voices = cast.speakers[families[i % len(families)]]
         spk = voices[int(rng.integers(len(voices)))]
         path = f"negative/words/{spk.name}/word_{i:05d}.wav"
@@ -228,7 +228,7 @@ def _neighbour_texts(opts: SynthOptions) -> list[str]:
 
 
 def _word_texts(opts: SynthOptions, sentences: tuple[str, ...]) -> list[str]:
-    if not opts.word_clips:
+    if not opts.single_words:
         return []
     words = phrases.single_words(sentences, opts.phrase, phonemise=_phonemiser(opts.language))
     if not words:
@@ -266,7 +266,7 @@ def _context(opts: SynthOptions) -> tuple[RenderContext, list[str], tuple[str, .
     cast = find_cast(opts)
     sentences: list[str] = []
     babble = opts.background > BACKGROUND_KINDS.index("babble")
-    if opts.ambient_minutes > 0 or babble or opts.word_clips:
+    if opts.ambient_minutes > 0 or babble or opts.single_words:
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
     ctx = RenderContext(opts, cast, tuple(sentences), music=tracks)

@@ -28,10 +28,10 @@ class SynthOptions:
     positives: int = 500
     hard_negatives: int = 250
     # Short words of the ambient text, each said alone in a clip like a wake word's, as
-    # negatives (negative/words/<speaker>/); None: as many as hard_negatives. People say "no",
-    # "two" or "up" alone all day, and a model that heard only its wake word alone woke on
-    # them: with these, false wakes on real people's single words fell (README, quality).
-    single_words: int | None = None
+    # negatives (negative/words/<speaker>/). Real people's single words ("two", "up", "seven")
+    # were most of the false wakes in people's talk; 1000 of these cut them with piper held
+    # out but not with pico, so they are not yet a default (README, "Words said alone").
+    single_words: int = 0
     ambient_minutes: float = 10.0
     # Minutes of people talking, recorded (Debian packages of voice prompts and game
     # dialogue, see synth/recorded.py), in negative/people-<speaker>/; None:
@@ -79,13 +79,11 @@ class SynthOptions:
     def __post_init__(self) -> None:
         if not self.phrase.strip():
             raise ConfigError("phrase: an empty phrase cannot be synthesised (give some words)")
-        for name in ("positives", "hard_negatives", "background", "rirs", "seed"):
+        for name in ("positives", "hard_negatives", "single_words", "background", "rirs", "seed"):
             _check(name, getattr(self, name), getattr(self, name) >= 0, "a non-negative integer")
         if self.workers is not None:
             _check("workers", self.workers, self.workers >= 1, "a positive integer")
         _check("ambient_minutes", self.ambient_minutes, self.ambient_minutes >= 0, "minutes >= 0")
-        if self.single_words is not None:
-            _check("single_words", self.single_words, self.single_words >= 0, "an integer >= 0")
         if self.recorded_minutes is not None:
             minutes = self.recorded_minutes
             _check("recorded_minutes", minutes, minutes >= 0, "minutes >= 0")
@@ -114,11 +112,6 @@ class SynthOptions:
             value = getattr(self, name)
             _check(name, value, 0.0 <= value <= 1.0, "a fraction from 0 to 1")
         self._check_ranges()
-
-    @property
-    def word_clips(self) -> int:
-        """Clips of single words asked for."""
-        return self.hard_negatives if self.single_words is None else self.single_words
 
     @property
     def people_minutes(self) -> float:

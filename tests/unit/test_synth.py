@@ -71,12 +71,12 @@ def manifest(root: Path) -> dict:
 
 @needs_espeak
 def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
-    first = synthesize_dataset(small_options(tmp_path / "a", workers=1))
-    second = synthesize_dataset(small_options(tmp_path / "b", workers=3))
-    other = synthesize_dataset(small_options(tmp_path / "c", seed=8))
+    first = synthesize_dataset(small_options(tmp_path / "a", workers=1, single_words=4))
+    second = synthesize_dataset(small_options(tmp_path / "b", workers=3, single_words=4))
+    other = synthesize_dataset(small_options(tmp_path / "c", seed=8, single_words=4))
 
     hashes_a, hashes_b = file_hashes(first.out_dir), file_hashes(second.out_dir)
-    # 4 wake words, 4 sound-alikes, as many words said alone, ambient 6 s in two 3 s files,
+    # 4 wake words, 4 sound-alikes, 4 words said alone, ambient 6 s in two 3 s files,
     # 4 noises, a room, the manifest
     assert len(hashes_a) == 4 + 4 + 4 + 2 + 4 + 1 + 1
     assert hashes_a == hashes_b
@@ -222,7 +222,7 @@ def test_single_words_are_short_words_of_the_text_never_the_phrase_nor_a_homopho
 def test_single_words_are_said_alone_by_turns_and_change_no_other_file(tmp_path):
     text = tmp_path / "sentences.txt"
     text.write_text("Please wait here\nThe two dogs ran\nHey computer\n", encoding="utf-8")
-    without = synthesize_dataset(small_options(tmp_path / "a", ambient_text=text, single_words=0))
+    without = synthesize_dataset(small_options(tmp_path / "a", ambient_text=text))
     with_words = synthesize_dataset(
         small_options(tmp_path / "b", ambient_text=text, single_words=9)
     )
