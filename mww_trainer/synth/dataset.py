@@ -87,10 +87,14 @@ def _seed(base: int, role: str, index: int) -> int:
     return int(state[0])
 
 
-def _needs_speech(opts: SynthOptions) -> bool:
+def _needs_sentences(opts: SynthOptions) -> bool:
+    """Ambient talk, babble (the fourth noise kind) and single words draw on the sentences."""
     babble = opts.background > BACKGROUND_KINDS.index("babble")
-    spoken = opts.positives or opts.hard_negatives or opts.single_words
-    return bool(spoken or opts.ambient_minutes > 0 or babble)
+    return bool(opts.ambient_minutes > 0 or babble or opts.single_words)
+
+
+def _needs_speech(opts: SynthOptions) -> bool:
+    return bool(opts.positives or opts.hard_negatives or _needs_sentences(opts))
 
 
 def _ambient_durations(opts: SynthOptions, rng: np.random.Generator) -> list[float]:
@@ -129,11 +133,18 @@ def _clip_speakers(
         family = families[i % len(families)]
         voices = turns[family]
         positives.append(voices[(i // len(families)) % len(voices)])
-    hard = []
-    for i in range(opts.hard_negatives):
+    return positives, _any_voice_in_turn(cast, families, opts.hard_negatives, rng)
+
+
+def _any_voice_in_turn(
+    cast: Cast, families: list[str], count: int, rng: np.random.Generator
+) -> list[AnySpeaker]:
+    """``count`` speakers: the families in turn, within each a voice at random."""
+    out = []
+    for i in range(count):
         voices = cast.speakers[families[i % len(families)]]
-        hard.append(voices[int(rng.integers(len(voices)))])
-    return positives, hard
+        out.append(voices[int(rng.integers(len(voices)))])
+    return out
 
 
 def _word_jobs(opts: SynthOptions, cast: Cast, words: list[str]) -> list[Job]:
@@ -145,9 +156,7 @@ def _word_jobs(opts: SynthOptions, cast: Cast, words: list[str]) -> list[Job]:
     families = [cast.families[i] for i in rng.permutation(len(cast.families))]
     order = [words[i] for i in rng.permutation(len(words))]
     jobs = []
-    for i in range(opts.single_words):
-        voices = cast.speakers[families[i % len(families)]]
-        spk = voices[int(rng.integers(len(voices)))]
+    for i, spk in enumerate(_any_voice_in_turn(cast, families, opts.single_words, rng)):
         path = f"negative/words/{spk.name}/word_{i:05d}.wav"
         seed = _seed(opts.seed, WORD, i)
         jobs.append(Job("negative", path, seed, order[i % len(order)], spk, kind=WORD))
@@ -265,8 +274,7 @@ def _context(opts: SynthOptions) -> tuple[RenderContext, list[str], tuple[str, .
         return RenderContext(opts, None, (), music=tracks), [], tuple(notes)
     cast = find_cast(opts)
     sentences: list[str] = []
-    babble = opts.background > BACKGROUND_KINDS.index("babble")
-    if opts.ambient_minutes > 0 or babble or opts.single_words:
+    if _needs_sentences(opts):
         raw = phrases.load_sentences(opts.language, opts.ambient_text)
         sentences = phrases.safe_sentences(raw, opts.phrase)
     ctx = RenderContext(opts, cast, tuple(sentences), music=tracks)
