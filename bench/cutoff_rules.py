@@ -4,11 +4,12 @@ finished quality runs.
     .venv/bin/python bench/cutoff_rules.py /tmp/mww-quality/stop/pico-seed* \\
         [--guards 1 0.25 0.2 0.15 0.1] [--config standard] [--without-talk people-klettres]
 
-For each run of bench/quality.py (with ``--real-word``): stream the run's validation split
-through its exported .tflite (once, kept in ``evaluate_val/outputs.npz``), choose the cutoff on
-that sweep with the product's own `sweep.recommend` for each guard, and read the held-out test
-curves at that cutoff: recall on held-out people saying the word, false accepts in held-out
-people talking, recall on the held-out engine and its false accepts per hour on synthetic talk.
+For each run of bench/quality.py: stream the run's validation split through its exported
+.tflite (once, kept in ``evaluate_val/outputs.npz``), choose the cutoff on that sweep with the
+product's own `sweep.recommend` for each guard, and read the held-out test curves at that
+cutoff: recall on held-out people saying the word (runs with ``--real-word``; "-" without),
+false accepts in held-out people talking, recall on the held-out engine and its false accepts
+per hour on synthetic talk.
 
 ``--without-talk`` asks what if validation had not held some talk: files whose name contains
 one of the words are left out of the validation sweep (not of training, which is done).
@@ -36,7 +37,7 @@ from mww_trainer.evaluation.sweep import Sweep, recommend, sweep
 @dataclass(frozen=True)
 class AtCutoff:
     cutoff_u8: int
-    people_recall: float
+    people_recall: float | None  # None: the run had no people saying the word (--real-word)
     people_false_accepts: int
     engine_recall: float
     engine_fa_per_hour: float
@@ -46,7 +47,7 @@ class AtCutoff:
 class HeldOut:
     """A run's held-out test curves, read once."""
 
-    people: Sweep  # the held-out people saying the word
+    people: Sweep | None  # the held-out people saying the word, if --real-word gave them
     real: Sweep  # the held-out engine's wake words against the people talking
     synthetic: Sweep  # the held-out engine's wake words against its own talk
     talk_hours: float
@@ -55,8 +56,9 @@ class HeldOut:
     @classmethod
     def read(cls, run: Path) -> HeldOut:
         real = json.loads((run / "evaluate_real.json").read_text())
+        people = run / "evaluate_people" / "det.json"
         return cls(
-            read_det_json(run / "evaluate_people" / "det.json"),
+            read_det_json(people) if people.is_file() else None,
             read_det_json(run / "evaluate_real" / "det.json"),
             read_det_json(run / "evaluate_synthetic" / "det.json"),
             real["real_speech_hours"],
@@ -67,7 +69,7 @@ class HeldOut:
         real = self.real.points[u8]
         return AtCutoff(
             u8,
-            self.people.points[u8].recall,
+            None if self.people is None else self.people.points[u8].recall,
             round(real.fa_per_hour * self.talk_hours),
             real.recall,
             self.synthetic.points[u8].fa_per_hour,
@@ -146,6 +148,10 @@ def _score_validation(run: Path, preset: str, tflite: Path, dest: Path) -> None:
     partial.replace(dest)
 
 
+def _recall(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="bench/quality.py run folders")
@@ -160,14 +166,14 @@ def main() -> None:
         "people-klettres (a what-if: training is not redone)",
     )
     args = parser.parse_args()
-    runs = [r for r in args.runs if (r / "evaluate_people" / "det.json").is_file()]
+    runs = [r for r in args.runs if (r / "evaluate_real" / "det.json").is_file()]
     if not runs:
-        raise SystemExit("no finished run: a run folder holds evaluate_people/det.json")
+        raise SystemExit("no finished run: a run folder holds evaluate_real/det.json")
     real = json.loads((runs[0] / "evaluate_real.json").read_text())
     print(
         f"{len(runs)} runs; each test: {real['positives']} held-out engine clips, "
         f"{real['real_speech_hours']:.2f} h of held-out people talking, and the held-out "
-        f"people's takes of the word (evaluate_people.json)"
+        f"people's takes of the word where --real-word gave them (evaluate_people.json)"
     )
     table: dict[float, list[AtCutoff]] = {g: [] for g in args.guards}
     for run in runs:
@@ -177,15 +183,22 @@ def main() -> None:
         for guard in args.guards:
             got = held_out.at(recommend(val, held_out.target_fa_per_hour, guard).cutoff_u8)
             table[guard].append(got)
-            people = f"{got.people_recall:.2f}/{got.people_false_accepts:2d}"
-            cells.append(f"{got.cutoff_u8:3d} {people}")
+            cells.append(
+                f"{got.cutoff_u8:3d} {_recall(got.people_recall)}/{got.engine_recall:.2f}"
+                f"/{got.people_false_accepts:2d}"
+            )
         print(f"{run.parent.parent.name}/{run.name}: " + "  ".join(cells))
-    print("per guard (cutoff u8, people recall / false accepts in their talk) above; means:")
+    print(
+        "per guard (cutoff u8, recall on people / on the held-out engine / false accepts in "
+        "people talking) above; means:"
+    )
     for guard, got in table.items():
         n = len(got)
+        known = [g.people_recall for g in got if g.people_recall is not None]
         print(
             f"max_hard_negative_rate {guard:4.2f}: people recall "
-            f"{sum(g.people_recall for g in got) / n:.3f}, false accepts in people talking "
+            f"{_recall(sum(known) / len(known) if known else None, 3)}, false accepts in people "
+            "talking "
             f"{sum(g.people_false_accepts for g in got) / n:.1f} (max "
             f"{max(g.people_false_accepts for g in got)}; runs over 1: "
             f"{sum(g.people_false_accepts > 1 for g in got)} of {n}), engine recall "
