@@ -19,8 +19,9 @@ ENV VIRTUAL_ENV=/opt/mww/venv \
     TF_CPP_MIN_LOG_LEVEL=2
 
 # Debian bookworm's python3 is 3.11, the version the project supports. The speech engines
-# mww-synth mixes in equal shares: espeak-ng, MBROLA voices (contrib), festival, flite and
-# SVOX pico (non-free); piper comes from PyPI below. Game music for background files. People
+# mww-synth mixes in equal shares: espeak-ng, MBROLA voices (contrib; the German, French...
+# ones read English with their speakers' sounds), festival, flite and SVOX pico (non-free);
+# piper comes from PyPI below. Game music for background files. People
 # talking for the negatives: Asterisk's voice prompts (G.722, with their transcripts) and the
 # dialogue of Flight of the Amazon Queen (English; it brings ScummVM), Fish Fillets NG (Czech,
 # Dutch) and Hedgewars.
@@ -34,6 +35,8 @@ RUN printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm boo
         libsndfile1 \
         sox \
         mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 \
+        mbrola-af1 mbrola-de1 mbrola-de2 mbrola-de3 mbrola-fr1 mbrola-fr4 mbrola-gr2 \
+        mbrola-hu1 mbrola-nl2 mbrola-pl1 mbrola-ro1 mbrola-sw1 mbrola-sw2 \
         festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don \
         flite \
         libttspico-utils \

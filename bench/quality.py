@@ -195,8 +195,9 @@ def pool(args) -> tuple[Path, list[Path]]:
     people's recordings (mww-synth's recorded talk) in a folder of their own."""
     from mww_trainer.synth.engines import FAMILIES
 
-    root = Path(args.work) / args.slug / "pool"
+    root = Path(args.work) / args.slug / ("pool-accents" if args.accents else "pool")
     common = {"phrase": args.phrase, "rooms": "synthetic", "workers": args.workers}
+    common |= {"accents": True} if args.accents else {}
     synth(
         root / "clips",
         positives=args.positives,
@@ -406,6 +407,7 @@ def run_fold(args, fold: str, speech: RealSpeech) -> FoldResult | None:
         clips, talk = pool(args)
         people = f"-people{args.people}" if args.people_minutes > 0 else ""
         words = f"-words{args.single_words}" if args.single_words else ""
+        words += "-accents" if args.accents else ""
         without = Path(args.work) / args.slug / f"train-without-{fold}{people}{words}"
         data = fold_dataset(clips, talk, held, without)
         if args.user_takes:
@@ -570,6 +572,12 @@ def main() -> None:
         default=0,
         help="short words said alone by the training engines, as negatives (mww-synth "
         "--single-words); the held-out engine's are left out with it",
+    )
+    parser.add_argument(
+        "--accents",
+        action="store_true",
+        help="the pool also reads the phrase as speakers of other languages say it (mww-synth "
+        "--accents; its own pool folder, pool-accents)",
     )
     parser.add_argument("--tag", default="", help="appended to each run's folder name")
     parser.add_argument(

@@ -26,10 +26,12 @@ fi
 # More speech engines for mww-synth, game music for its backgrounds, and people talking for
 # its negatives: Asterisk's voice prompts (with their transcripts) and three games' dialogue
 # (each one missing is skipped with a note, so these are optional). MBROLA's voices are in
-# Debian's contrib section, SVOX pico in non-free.
-SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 festival festvox-kallpc16k
-  festvox-kdlpc16k festvox-rablpc16k festvox-us-slt-hts festvox-don flite libttspico-utils
-  drascula-music)
+# Debian's contrib section, SVOX pico in non-free. The German, French, Dutch... MBROLA voices
+# speak English with those speakers' sounds (espeak-ng's mb-de1-en and the like).
+SPEECH_PACKAGES=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 mbrola-af1 mbrola-de1
+  mbrola-de2 mbrola-de3 mbrola-fr1 mbrola-fr4 mbrola-gr2 mbrola-hu1 mbrola-nl2 mbrola-pl1
+  mbrola-ro1 mbrola-sw1 mbrola-sw2 festival festvox-kallpc16k festvox-kdlpc16k festvox-rablpc16k
+  festvox-us-slt-hts festvox-don flite libttspico-utils drascula-music)
 # Data only: without their recommendations (the PBX and the games themselves; Flight of the
 # Amazon Queen's 4.6 h of English dialogue depends on ScummVM, which comes with it).
 RECORDED_PACKAGES=(asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es

@@ -37,11 +37,11 @@ from mww_trainer.synth.pico import Pico
 from mww_trainer.synth.piper_voices import PiperSpeaker, PiperVoices
 
 AnySpeaker = espeak.Speaker | PiperSpeaker | EngineSpeaker
-_ENGINES: dict[str, Callable[[str], Engine]] = {
-    "mbrola": Mbrola.find,
-    "festival": Festival.find,
-    "flite": Flite.find,
-    "pico": Pico.find,
+_ENGINES: dict[str, Callable[[SynthOptions], Engine]] = {
+    "mbrola": lambda opts: Mbrola.find(opts.language, accents=opts.accents),
+    "festival": lambda opts: Festival.find(opts.language),
+    "flite": lambda opts: Flite.find(opts.language),
+    "pico": lambda opts: Pico.find(opts.language),
 }
 
 
@@ -96,13 +96,13 @@ def find_cast(opts: SynthOptions) -> Cast:
             if family == "espeak":
                 binary = espeak.find_espeak()
                 voices: tuple[AnySpeaker, ...] = espeak.speakers(
-                    binary, opts.language, opts.voices_split
+                    binary, opts.language, opts.voices_split, accents=opts.accents
                 )
             elif family == "piper":
                 piper = _piper(opts)
                 voices = split_half(piper.speakers, opts.voices_split)
             else:
-                engines[family] = _ENGINES[family](opts.language)
+                engines[family] = _ENGINES[family](opts)
                 voices = split_half(engines[family].speakers(), opts.voices_split)
             if not voices:
                 raise not_found(family, f"no voice in the {opts.voices_split} half of its voices")

@@ -33,7 +33,8 @@ FAMILIES = ("espeak", "mbrola", "festival", "flite", "pico", "piper")
 PACKAGES = {
     "espeak": "the Debian package espeak-ng",
     "mbrola": "the Debian packages mbrola and mbrola-us1 (or mbrola-us2, mbrola-us3, "
-    "mbrola-en1; Debian contrib)",
+    "mbrola-en1; for --accents mbrola-de1, mbrola-fr1 and the like read English with German "
+    "or French sounds; Debian contrib)",
     "festival": "the Debian packages festival and festvox-kallpc16k (or other festvox-* voices)",
     "flite": "the Debian package flite",
     "pico": "the Debian package libttspico-utils (Debian non-free)",

@@ -3,6 +3,10 @@
 A *speaker* is one espeak base voice (an accent, e.g. ``gmw/en-US``) combined with one voice
 variant (a timbre, e.g. ``m3``). Everything is discovered from the installed espeak-ng and
 sorted, so the same installation always yields the same speakers in the same order.
+
+With ``accents``, the main voices of a few other languages also read the phrase, with their
+own rules (German's "hey computer" is "hai kompjuta"), as people whose first language is
+another may say it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from mww_trainer.synth.engines import EngineNotFoundError
 
 INSTALL_HINT = "sudo apt-get install -y espeak-ng"
 VOICE_SPLITS = ("all", "even", "odd")
+# Languages whose main voice reads a phrase of another language with its own rules: the large
+# Latin-script languages of Europe (English for phrases of the others), whose speakers often
+# say a wake word named in another language.
+ACCENT_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pl", "pt")
+# An accent voice is crossed with every ACCENT_VARIANT_STEP-th variant of the split, so the
+# phrase language's own readings stay about three quarters of espeak-ng's voices.
+ACCENT_VARIANT_STEP = 3
 _WAV_HEADER_BYTES = 44
 _TIMEOUT_S = 60
 
@@ -129,8 +140,24 @@ def split_variants(names: tuple[str, ...], split: str) -> tuple[str, ...]:
     return names[start::2]
 
 
-def speakers(binary: str, language: str, split: str = "all") -> tuple[Speaker, ...]:
-    """Every base voice of ``language`` crossed with the variants of one split half.
+def accent_voices(binary: str, language: str) -> tuple[tuple[str, str], ...]:
+    """(language tag, voice file) of the main voice of each accent language but ``language``."""
+    found = []
+    for accent in ACCENT_LANGUAGES:
+        if accent == language or language.startswith(accent + "-"):
+            continue
+        voices = base_voices(binary, accent)
+        # The main voice's file is named for the language (roa/fr, not roa/fr-BE).
+        main = [v for v in voices if v[1].rsplit("/", 1)[-1].lower() == accent]
+        found.extend(main[:1])
+    return tuple(found)
+
+
+def speakers(
+    binary: str, language: str, split: str = "all", *, accents: bool = False
+) -> tuple[Speaker, ...]:
+    """Every base voice of ``language`` crossed with the variants of one split half, then
+    (``accents``) each accent voice crossed with a third of those variants.
 
     The halves are split by variant (the timbre), so a training set built from ``even`` and a
     test set built from ``odd`` share no voice timbre at all.
@@ -141,8 +168,16 @@ def speakers(binary: str, language: str, split: str = "all") -> tuple[Speaker, .
             f"espeak-ng has no voice for language {language!r}; "
             "list the available ones with: espeak-ng --voices"
         )
-    chosen = split_variants(variants(binary), split)
-    return tuple(Speaker(lang, vf, var) for lang, vf in voices for var in chosen)
+    every = variants(binary)
+    chosen = split_variants(every, split)
+    own = tuple(Speaker(lang, vf, var) for lang, vf in voices for var in chosen)
+    if not accents:
+        return own
+    # Every third of all the variants, then the split's half of those: the halves stay whole.
+    few = tuple(v for v in every[::ACCENT_VARIANT_STEP] if v in chosen)
+    return own + tuple(
+        Speaker(lang, vf, var) for lang, vf in accent_voices(binary, language) for var in few
+    )
 
 
 def _parse_wav(data: bytes) -> tuple[np.ndarray, int]:

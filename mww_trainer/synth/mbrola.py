@@ -68,16 +68,24 @@ def installed_voices(binary: str, language: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def accented(voice: str) -> bool:
+    """Whether an MBROLA voice reads one language with another's diphones: ``mb-de1-en`` is
+    English in a German speaker's sounds, ``mb-us1`` a native voice."""
+    return voice.count("-") >= 2
+
+
 class Mbrola(ProgramEngine):
     """The installed MBROLA voices of one language, spoken through espeak-ng (``program``)."""
 
     family = FAMILY
 
     @classmethod
-    def find(cls, language: str) -> Mbrola:
+    def find(cls, language: str, *, accents: bool = False) -> Mbrola:
+        """The installed voices of ``language``; those of speakers of other languages
+        (``mb-de1-en``) only with ``accents``."""
         require_program(FAMILY, "mbrola")
         binary = espeak.find_espeak()
-        names = installed_voices(binary, language)
+        names = [n for n in installed_voices(binary, language) if accents or not accented(n)]
         if not names:
             raise not_found(FAMILY, f"no MBROLA voice for {language!r} is installed")
         speakers = tuple(EngineSpeaker(FAMILY, n, n.removeprefix("mb-")) for n in names)

@@ -198,6 +198,17 @@ def test_the_image_and_bootstrap_install_every_recorded_voice_mww_synth_reads():
     assert packages <= installed, packages - installed
 
 
+def test_the_image_installs_every_speech_engine_and_voice_bootstrap_does():
+    script = (ROOT / "scripts" / "bootstrap.sh").read_text(encoding="utf-8")
+    listed = re.search(r"^SPEECH_PACKAGES=\(([^)]*)\)", script, re.M)
+    assert listed, "bootstrap.sh lists SPEECH_PACKAGES"
+    packages = set(listed.group(1).split())
+    # English read by speakers of other languages: the accented MBROLA voices.
+    assert {"mbrola-de1", "mbrola-fr1", "mbrola-nl2"} <= packages
+    missing = packages - set(dockerfile().split())
+    assert not missing, missing
+
+
 def test_dockerfile_copies_only_what_dockerignore_lets_through():
     ignored = {
         line.strip()

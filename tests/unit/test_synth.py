@@ -305,6 +305,32 @@ def test_voice_split_halves_are_disjoint_and_cover_all(tmp_path):
     assert used and used <= {s.name for s in odd}
 
 
+@needs_espeak
+def test_with_accents_other_languages_main_voices_read_the_phrase_in_a_quarter_of_turns():
+    binary = espeak.find_espeak()
+    own = espeak.speakers(binary, "en", "even")
+    everyone = espeak.speakers(binary, "en", "even", accents=True)
+    accented = [s for s in everyone if not s.language.startswith("en")]
+    assert set(own) < set(everyone) and len(everyone) == len(own) + len(accented)
+    # One main voice per accent language (roa/fr, not roa/fr-BE), none of them English.
+    assert {s.voice_file for s in accented} == {f for _, f in espeak.accent_voices(binary, "en")}
+    assert {s.voice_file.rsplit("/", 1)[-1].lower() for s in accented} <= set(
+        espeak.ACCENT_LANGUAGES
+    )
+    assert 0.1 < len(accented) / len(everyone) < 0.35
+    # Their timbres come from the same half, so the halves stay disjoint.
+    odd = espeak.speakers(binary, "en", "odd", accents=True)
+    assert {s.variant for s in accented} <= {s.variant for s in own}
+    assert not {s.variant for s in everyone} & {s.variant for s in odd}
+    # German's rules, not English's: "hey" is read as "hai".
+    german = next(s for s in accented if s.voice_file == "gmw/de")
+    assert (
+        espeak.phonemes(binary, ["hey"], german.voice_file)[0]
+        != espeak.phonemes(binary, ["hey"], "gmw/en-US")[0]
+    )
+    assert "gmw/en" in {f for _, f in espeak.accent_voices(binary, "de")}
+
+
 # --- overwriting, errors, CLI --------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from mww_trainer.synth import (
     EngineNotFoundError,
     SynthOptions,
     espeak,
+    mbrola,
     music,
     synthesize_dataset,
 )
@@ -195,6 +196,34 @@ def test_excluded_engines_never_speak(tmp_path, capsys):
     assert folders and not {d.split("-", 1)[0] for d in folders} & set(excluded)
     assert set(data["engines"]) == set(found) - set(excluded)
     assert "clips per engine: " in capsys.readouterr().out
+
+
+def test_accents_add_other_languages_readers_and_only_when_asked(tmp_path):
+    plain = find_cast(speech_options(tmp_path))
+    if "espeak" not in plain.families:
+        pytest.skip(f"needs {PACKAGES['espeak']}")
+    accents = find_cast(speech_options(tmp_path, accents=True))
+    for family in plain.families:
+        assert set(plain.speakers[family]) <= set(accents.speakers[family]), family
+    languages = {s.language for s in accents.speakers["espeak"]}
+    assert {s.language for s in plain.speakers["espeak"]} == {
+        lang for lang in languages if lang.startswith("en")
+    }
+    assert {"de", "es", "it"} <= languages
+    if "mbrola" in plain.families:
+        native = {s.voice for s in plain.speakers["mbrola"]}
+        assert not {v for v in native if mbrola.accented(v)}
+        other = {s.voice for s in accents.speakers["mbrola"]} - native
+        assert all(mbrola.accented(v) and v.endswith("-en") for v in other)
+
+    out = tmp_path / "ds"
+    argv = ["--phrase", "hey computer", "--out", str(out), "--positives", "40", "--accents"]
+    argv += ["--hard-negatives", "0", "--ambient-minutes", "0", "--background", "0"]
+    assert synth_cli.main([*argv, "--rirs", "0", "--engines", "espeak", "--seed", "3"]) == 0
+    voices = {f["voice"].split("+")[0] for f in manifest(out)["files"]}
+    assert voices & {f"espeak-{lang}" for lang in ("de", "es", "fr-fr", "it", "nl", "pl", "pt")}
+    assert voices & {"espeak-en-us", "espeak-en-gb", "espeak-en-gb-scotland"}
+    assert manifest(out)["options"]["accents"] is True
 
 
 def test_the_same_seed_gives_identical_files_for_other_engines(tmp_path):
