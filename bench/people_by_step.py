@@ -84,6 +84,14 @@ def by_step(run: Path, steps: list[int], budgets: list[int], preset: str) -> dic
     return rows
 
 
+def finished_runs(folders: list[Path]) -> list[Path]:
+    """The bench/quality.py run folders whose tests are done."""
+    runs = [r for r in folders if (r / "evaluate_real.json").is_file()]
+    if not runs:
+        raise SystemExit("no finished run: a run folder holds evaluate_real.json")
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="bench/quality.py run folders")
@@ -93,9 +101,7 @@ def main() -> None:
     parser.add_argument("--false-accepts", nargs="+", type=int, default=[0, 1, 2, 4, 8])
     parser.add_argument("--config", default="standard", help="the preset the runs trained with")
     args = parser.parse_args()
-    runs = [r for r in args.runs if (r / "evaluate_real.json").is_file()]
-    if not runs:
-        raise SystemExit("no finished run: a run folder holds evaluate_real.json")
+    runs = finished_runs(args.runs)
     budgets = " ".join(f"FA<={b}" for b in args.false_accepts)
     print(f"recall on held-out people at {budgets} in their talk, per checkpoint")
     table: dict[int, list[list[float]]] = defaultdict(list)

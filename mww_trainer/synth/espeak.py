@@ -30,8 +30,8 @@ VOICE_SPLITS = ("all", "even", "odd")
 # Latin-script languages of Europe (English for phrases of the others), whose speakers often
 # say a wake word named in another language.
 ACCENT_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pl", "pt")
-# An accent voice is crossed with every ACCENT_VARIANT_STEP-th variant of the split, so the
-# phrase language's own readings stay about three quarters of espeak-ng's voices.
+# An accent voice is crossed with every ACCENT_VARIANT_STEP-th variant (those of the split),
+# so the phrase language's own readings stay about three quarters of espeak-ng's voices.
 ACCENT_VARIANT_STEP = 3
 _WAV_HEADER_BYTES = 44
 _TIMEOUT_S = 60
