@@ -25,20 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from people_by_step import finished_runs, recall_within  # a sibling script: bench/ is on sys.path
+from people_by_step import (  # a sibling script: bench/ is on sys.path
+    finished_runs,
+    recall_within,
+    run_device_set,
+)
 
-from mww_trainer.config.loader import load_config
 from mww_trainer.config.types import Config
-from mww_trainer.data.feature_cache import FeatureCache
 from mww_trainer.data.ingest import Split
-from mww_trainer.data.training_set import DeviceSet, device_set
+from mww_trainer.data.training_set import DeviceSet
 from mww_trainer.evaluation import cutoff as cutoff_rule
 from mww_trainer.evaluation.detection import cutoff_to_u8
 from mww_trainer.evaluation.scoring import outputs_for_all
 from mww_trainer.evaluation.sweep import count_false_accepts, summary_metrics, sweep
 from mww_trainer.model.mixednet import MixedNet
 from mww_trainer.model.stream import Mode
-from mww_trainer.pipeline import load_dataset
 from mww_trainer.training.checkpoint import load_checkpoint
 from mww_trainer.training.fit import STATE_NAME, is_better
 
@@ -55,20 +56,14 @@ class Sets:
     people: DeviceSet | None  # the held-out people saying the word (--real-word)
 
 
-def _device(run: Path, name: str, preset: str, split: Split | None) -> tuple[Config, DeviceSet]:
-    config = load_config(preset, run / f"{name}.yaml")
-    cache = FeatureCache(Path(config.paths.processed_dir) / "features")
-    return config, device_set(config, load_dataset(config), cache, split)
-
-
 def run_sets(run: Path, preset: str) -> Sets:
-    config, validation = _device(run, "train", preset, Split.VAL)
-    _, engine = _device(run, "test", preset, None)
-    _, real = _device(run, "real", preset, None)
+    config, validation = run_device_set(run, "train", preset, Split.VAL)
+    _, engine = run_device_set(run, "test", preset)
+    _, real = run_device_set(run, "real", preset)
     talk = [o for o, human in zip(real.ambient, real.ambient_human, strict=True) if human]
     # The talk as quality.py counts it (a stream may be scored in several pieces).
     talk_hours = json.loads((run / "evaluate_real.json").read_text())["real_speech_hours"]
-    people = _device(run, "people", preset, None)[1] if (run / "people.yaml").is_file() else None
+    people = run_device_set(run, "people", preset)[1] if (run / "people.yaml").is_file() else None
     return Sets(config, validation, engine, talk, talk_hours, people)
 
 
@@ -147,31 +142,28 @@ def main() -> None:
     args = parser.parse_args()
     runs = finished_runs(args.runs)
     table: dict[int, list[dict[str, float]]] = defaultdict(list)
-    config = None
     for run in runs:
         sets = run_sets(run, args.config)
-        config = sets.config
         folder = run / "run" / "checkpoints"
         best = json.loads((folder / STATE_NAME).read_text())["best_step"]
         print(f"{run.name} (chose step {best})", flush=True)
+        rows = {}
         for span in args.around:
             paths = checkpoints_around(folder, best, span)
-            row = measure(averaged(sets.config, paths), sets, args.false_accepts)
+            row = rows[span] = measure(averaged(sets.config, paths), sets, args.false_accepts)
             table[span].append(row)
             print(f"  +-{span:5d} ({len(paths)} checkpoints): {describe(row, args.false_accepts)}")
-    for span in list(table):
-        # The average where validation judges it better, else the checkpoint chosen.
-        if span and 0 in table:
-            pairs = zip(table[0], table[span], strict=True)
-            table[-span] = [
-                avg if is_better(avg, one, config.training) else one for one, avg in pairs
-            ]
+        for span, avg in rows.items():
+            # The average where validation judges it better, else the checkpoint chosen.
+            if span and 0 in rows:
+                keep = is_better(avg, rows[0], sets.config.training)
+                table[-span].append(avg if keep else rows[0])
     print("mean over runs (a negative span: the average only where validation prefers it):")
-    for span, rows in sorted(table.items()):
+    for span, measured in sorted(table.items()):
         # Runs without --real-word have no people's figures: a mix of runs leaves them out.
-        shared = [k for k in rows[0] if all(k in r for r in rows)]
-        mean = {k: sum(r[k] for r in rows) / len(rows) for k in shared}
-        print(f"  +-{span:5d}: {describe(mean, args.false_accepts)} ({len(rows)} runs)")
+        shared = [k for k in measured[0] if all(k in r for r in measured)]
+        mean = {k: sum(r[k] for r in measured) / len(measured) for k in shared}
+        print(f"  +-{span:5d}: {describe(mean, args.false_accepts)} ({len(measured)} runs)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 from mww_trainer.config.loader import load_config
 from mww_trainer.config.types import Config
 from mww_trainer.data.feature_cache import FeatureCache
+from mww_trainer.data.ingest import Split
 from mww_trainer.data.training_set import DeviceSet, device_set
 from mww_trainer.evaluation.scoring import outputs_for_all
 from mww_trainer.evaluation.sweep import Sweep, sweep
@@ -33,10 +34,14 @@ from mww_trainer.training.checkpoint import load_checkpoint
 from mww_trainer.training.fit import STATE_NAME
 
 
-def _device(run: Path, name: str, preset: str) -> tuple[Config, DeviceSet]:
+def run_device_set(
+    run: Path, name: str, preset: str, split: Split | None = None
+) -> tuple[Config, DeviceSet]:
+    """One of a run's configs (``NAME.yaml``: train, test, real, people) as the device hears
+    it: the whole dataset, or one split of it."""
     config = load_config(preset, run / f"{name}.yaml")
     cache = FeatureCache(Path(config.paths.processed_dir) / "features")
-    return config, device_set(config, load_dataset(config), cache, None)
+    return config, device_set(config, load_dataset(config), cache, split)
 
 
 def recall_within(result: Sweep, talk_hours: float, budget: int) -> float:
@@ -47,8 +52,8 @@ def recall_within(result: Sweep, talk_hours: float, budget: int) -> float:
 
 def by_step(run: Path, steps: list[int], budgets: list[int], preset: str) -> dict[int, list]:
     """{step: [recall per budget]} for the steps whose checkpoint the run kept."""
-    config, people = _device(run, "people", preset)
-    _, real = _device(run, "real", preset)
+    config, people = run_device_set(run, "people", preset)
+    _, real = run_device_set(run, "real", preset)
     talk = [o for o, human in zip(real.ambient, real.ambient_human, strict=True) if human]
     # The talk as quality.py counts it (a stream may be scored in several pieces).
     talk_hours = json.loads((run / "evaluate_real.json").read_text())["real_speech_hours"]
