@@ -157,6 +157,19 @@ def train(
     return fit_model(config, prepared, seed=seed, on_progress=on_progress)
 
 
+def _start_from(net, config: Config, pool, seed: int, on_progress: ProgressCallback) -> None:
+    import numpy as np
+
+    from mww_trainer.model import pretrained
+
+    rng = np.random.default_rng(seed)
+    index = rng.choice(len(pool), min(len(pool), pretrained.CALIBRATION_WINDOWS), replace=False)
+    published = pretrained.start_from(net, config.model.start_from, pool.features(np.sort(index)))
+    on_progress(
+        ProgressEvent(Stage.COMPUTE, 1, 1, f"starting from the published model {published.name}")
+    )
+
+
 def fit_model(
     config: Config, prepared: Prepared, *, seed: int, on_progress: ProgressCallback
 ) -> TrainOutcome:
@@ -180,6 +193,8 @@ def fit_model(
     )
     with compute.strategy.scope(), precision(compute.mixed_precision):
         net = MixedNet(config.model)
+        if config.model.start_from:
+            _start_from(net, config, data.pool, seed, on_progress)
         result = fit(
             net,
             data.pool,

@@ -358,6 +358,11 @@ MODEL = {
         "a number from 0 up to (not including) 1", low=0, high=1, open_high=True
     ),
     "l2_regularization": NON_NEGATIVE_NUMBER,
+    vol.Optional("start_from", default=None): optional(
+        string(non_empty=True),
+        "null (random weights), the name of a published model of the same shape (e.g. "
+        "'hey_jarvis'), or the path of a .tflite streaming model of the same shape",
+    ),
 }
 AUGMENTATION = {
     **{name: PROBABILITY for name in t.AUGMENTATION_PROBABILITIES},

@@ -107,6 +107,9 @@ class ModelConfig:
     residual_connection: tuple[bool, ...]
     dropout_rate: float
     l2_regularization: float
+    # None: random weights; else a published microWakeWord model of the same shape to start
+    # from (a name pymicro-wakeword ships, or a .tflite path).
+    start_from: str | None = None
 
     @property
     def block_time_loss(self) -> int:

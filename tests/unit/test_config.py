@@ -535,3 +535,10 @@ def test_retired_keys_of_old_files_are_ignored_with_a_warning_that_says_why(tmp_
     assert any(m.startswith("performance.gpu_only is no longer used (") for m in said)
     assert any("export.quantize is no longer used (ESPHome runs only int8" in m for m in said)
     assert config == load_preset("standard")
+
+
+def test_start_from_is_off_unless_given_and_names_a_model(tmp_path: Path) -> None:
+    assert all(load_preset(name).model.start_from is None for name in PRESET_NAMES)
+    config = with_override(tmp_path, "model:\n  start_from: hey_jarvis\n")
+    assert config.model.start_from == "hey_jarvis"
+    assert "model.start_from" in error_of(tmp_path, "model:\n  start_from: ''\n")
