@@ -12,8 +12,6 @@ from tests.integration.test_model_streaming import arch
 
 pytestmark = pytest.mark.integration
 
-pytest.importorskip("pymicro_wakeword")
-
 
 SMALL = arch(
     first_conv_filters=12,
@@ -98,11 +96,10 @@ def test_a_published_model_loads_into_standard_and_keeps_its_head():
     from mww_trainer.model.mixednet import MixedNet
 
     config = load_config("standard").model
-    assert config.start_from is None  # random weights unless asked
     net = MixedNet(config)
     rng = np.random.default_rng(0)
     windows = np.stack([speech_like(rng, config.input_frames) for _ in range(64)])
-    published = pretrained.start_from(net, "hey_jarvis", windows)
+    published = pretrained.start_from(net, config.start_from, windows)
 
     source = pretrained.read(pretrained.resolve("hey_jarvis"))
     assert published.shape() == source.shape()

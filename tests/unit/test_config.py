@@ -537,8 +537,11 @@ def test_retired_keys_of_old_files_are_ignored_with_a_warning_that_says_why(tmp_
     assert config == load_preset("standard")
 
 
-def test_start_from_is_off_unless_given_and_names_a_model(tmp_path: Path) -> None:
-    assert all(load_preset(name).model.start_from is None for name in PRESET_NAMES)
-    config = with_override(tmp_path, "model:\n  start_from: hey_jarvis\n")
-    assert config.model.start_from == "hey_jarvis"
+def test_standard_starts_from_hey_jarvis_and_null_turns_it_off(tmp_path: Path) -> None:
+    assert {name: load_preset(name).model.start_from for name in PRESET_NAMES} == {
+        "fast_test": None,
+        "standard": "hey_jarvis",
+        "max_quality": None,
+    }
+    assert with_override(tmp_path, "model:\n  start_from: null\n").model.start_from is None
     assert "model.start_from" in error_of(tmp_path, "model:\n  start_from: ''\n")
