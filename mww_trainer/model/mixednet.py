@@ -66,17 +66,7 @@ class _BlockLayers:
         if mode is Mode.STREAMING and self.buffer_steps:
             x = RingBuffer(self.buffer_steps, name=f"{prefix}_ring")(x)
         out_steps = None if x.shape[1] is None else x.shape[1] - self.buffer_steps
-        if len(self.kernels) == 1:
-            x = self.depthwise[0](x)
-        else:
-            parts = ops.split(x, list(_cumulative(self.split)), axis=-1)
-            outs = []
-            for part, kernel, conv in zip(parts, self.kernels, self.depthwise, strict=True):
-                # A smaller kernel only needs the newest steps to line up with the largest.
-                trim = self.buffer_steps - (kernel - 1)
-                outs.append(conv(part[:, trim:] if trim else part))
-            x = ops.concatenate(outs, axis=-1)
-        x = self.norm(self.pointwise(x))
+        x = self.norm(self.pointwise(self.mix(x)))
         if self.residual:
             shortcut = (
                 _last_steps(block_in, out_steps)
@@ -87,6 +77,18 @@ class _BlockLayers:
                 shortcut = self.projection(shortcut)
             x = x + shortcut
         return ops.relu(x)
+
+    def mix(self, x):
+        """The depthwise kernels, each over its share of the channels."""
+        if len(self.kernels) == 1:
+            return self.depthwise[0](x)
+        parts = ops.split(x, list(_cumulative(self.split)), axis=-1)
+        outs = []
+        for part, kernel, conv in zip(parts, self.kernels, self.depthwise, strict=True):
+            # A smaller kernel only needs the newest steps to line up with the largest.
+            trim = self.buffer_steps - (kernel - 1)
+            outs.append(conv(part[:, trim:] if trim else part))
+        return ops.concatenate(outs, axis=-1)
 
 
 def _cumulative(sizes: list[int]):

@@ -178,7 +178,7 @@ def start_from(net: MixedNet, value: str, windows: np.ndarray) -> Published:
         # The depthwise biases pass through the pointwise convolution as a constant.
         dw_bias = np.concatenate([dw.bias for dw in depthwise])
         bias = source.pointwise.bias + dw_bias @ pointwise[0, 0]
-        y = np.asarray(block.pointwise(_depthwise(block, x))).astype(np.float64)
+        y = np.asarray(block.pointwise(block.mix(x))).astype(np.float64)
         mean = y.mean(axis=(0, 1, 2))
         std = np.maximum(y.std(axis=(0, 1, 2)), 1e-3)
         epsilon = block.norm.epsilon
@@ -187,17 +187,6 @@ def start_from(net: MixedNet, value: str, windows: np.ndarray) -> Published:
         x = np.maximum(y + bias, 0.0).astype(np.float32)
     net.head.set_weights([published.head.weights.T, published.head.bias])
     return published
-
-
-def _depthwise(block, x: np.ndarray) -> np.ndarray:
-    if len(block.depthwise) == 1:
-        return np.asarray(block.depthwise[0](x))
-    outs, start = [], 0
-    for size, kernel, conv in zip(block.split, block.kernels, block.depthwise, strict=True):
-        trim = block.buffer_steps - (kernel - 1)
-        outs.append(np.asarray(conv(x[:, trim:, :, start : start + size])))
-        start += size
-    return np.concatenate(outs, axis=-1)
 
 
 def _check_shape(net: MixedNet, published: Published, value: str) -> None:
